@@ -1,0 +1,208 @@
+/* fg_session.c - sessions: the protected-location check, whoami and logout. */
+#include "fg_action_impl.h"
+#include <string.h>
+
+#define ASSERTION_LIFETIME 60
+
+int fg_act_session_open(fg_action_t *a)
+{
+    const char *c = fg_act_cookie_get(a, "freigabe");
+    char *plain = NULL;
+    size_t len = 0;
+
+    if (c == NULL || *c == '\0') {
+        return FG_ERR_INVAL;
+    }
+    int rc = fg_token_open(a->arena, a->keys, "session", c, &plain, &len);
+    if (rc != FG_OK) {
+        fg_act_log(a, FG_LOG_INFO, "session cookie rejected: %s", fg_strerror(rc));
+        return rc;
+    }
+    /* "v1\n<customer>\n<token>\n<created>" */
+    char *save = NULL;
+    const char *v = strtok_r(plain, "\n", &save);
+    const char *cust = strtok_r(NULL, "\n", &save);
+    const char *tok = strtok_r(NULL, "\n", &save);
+    const char *created = strtok_r(NULL, "\n", &save);
+    long long t = 0;
+    if (v == NULL || strcmp(v, "v1") != 0 || !fg_act_customer_ok(cust) || tok == NULL ||
+        created == NULL || fg_parse_int(created, 0, INT64_MAX, &t) != FG_OK) {
+        return FG_ERR_INVAL;
+    }
+    a->customer = cust;
+    a->token = tok;
+    a->created = t;
+    return FG_OK;
+}
+
+const char *fg_act_session_hash(fg_action_t *a)
+{
+    return fg_token_hash(a->arena, a->keys, "session", a->token, strlen(a->token));
+}
+
+/* Seconds the session may still live by its absolute limit. */
+static long long remaining_max(fg_action_t *a)
+{
+    return a->created + a->cfg->session_max - a->req.now;
+}
+
+/* Queues the touch script; returns 0 when the cookie is missing, forged or too old. */
+static int session_touch(fg_action_t *a)
+{
+    if (fg_act_session_open(a) != FG_OK || remaining_max(a) <= 0) {
+        return 0;
+    }
+    fg_act_batch(a);
+    fg_act_eval(a, FG_SCRIPT_TOUCH, 1,
+                fg_act_key(a, a->customer, fg_arena_printf(a->arena, "sess:%s",
+                                                           fg_act_session_hash(a))),
+                fg_act_num(a, a->req.now), fg_act_num(a, a->cfg->session_idle),
+                fg_act_num(a, remaining_max(a)), NULL);
+    return 1;
+}
+
+static const char *module_cookie_names[] = {"freigabe", "freigabe-pre", "__Host-freigabe",
+                                            "__Host-freigabe-pre"};
+
+static fg_step_t protect_deny(fg_action_t *a, fg_decision_t why)
+{
+    const char *login = fg_arena_printf(a->arena, "%s/login", a->cfg->prefix);
+
+    a->resp.decision = why;
+    if (why == FG_EXPIRED) {
+        fg_act_cookie_clear(a, "freigabe", "Lax");
+    }
+    if (fg_request_is_navigation(&a->req)) {
+        const char *rd = a->req.query
+                             ? fg_arena_printf(a->arena, "%s?%s", a->req.path, a->req.query)
+                             : a->req.path;
+        return fg_act_redirect(
+            a, 302, fg_arena_printf(a->arena, "%s?rd=%s", login, fg_pct_encode(a->arena, rd)));
+    }
+    return fg_act_json(a, 401, json_pack("{s:s,s:s}", "error", "login_required", "login", login));
+}
+
+static void upstream_header(fg_action_t *a, const char *suffix, const char *value)
+{
+    size_t i = a->resp.nupstream++;
+    a->upstream[i].name = fg_arena_printf(a->arena, "%s%s", a->cfg->header_prefix, suffix);
+    a->upstream[i].value = value;
+}
+
+/* Fills the identity of a granted session from the touch script's reply. */
+static void session_identity(fg_action_t *a, const fg_reply_t *r)
+{
+    fg_identity_t *id = &a->identity;
+    fg_claims_t cl;
+
+    id->customer = a->customer;
+    id->name = fg_act_elem(a, r, 1);
+    id->name_pct = fg_pct_encode(a->arena, id->name);
+    id->auth_time = fg_act_elem_int(a, r, 2);
+    id->session_id = fg_act_session_hash(a);
+    memset(&cl, 0, sizeof(cl));
+    cl.iss = a->cfg->issuer;
+    cl.aud = a->cfg->audience;
+    cl.sub = id->customer;
+    cl.name = id->name;
+    cl.sid = id->session_id;
+    cl.auth_time = id->auth_time;
+    cl.iat = a->req.now;
+    cl.exp = a->req.now + ASSERTION_LIFETIME;
+    id->assertion = fg_jwt_sign(a->arena, a->keys, &cl);
+    a->resp.identity = id;
+}
+
+fg_step_t fg_h_protect(fg_action_t *a)
+{
+    if (a->state++ == 0) {
+        a->resp.upstream_cookie = fg_cookie_strip(a->arena, a->req.cookie, module_cookie_names,
+                                                  sizeof(module_cookie_names) /
+                                                      sizeof(module_cookie_names[0]));
+        int had_cookie = fg_act_cookie_get(a, "freigabe") != NULL;
+        if (!session_touch(a)) {
+            return protect_deny(a, had_cookie ? FG_EXPIRED : FG_DENIED);
+        }
+        return FG_STEP_REDIS;
+    }
+    if (a->redis_err) {
+        return fg_act_unavailable(a);
+    }
+    const fg_reply_t *r = fg_act_reply(a, 0);
+    const char *st = fg_act_elem(a, r, 0);
+    if (st == NULL || strcmp(st, "ok") != 0) {
+        return protect_deny(a, FG_EXPIRED);
+    }
+    session_identity(a, r);
+    upstream_header(a, "User", a->identity.customer);
+    upstream_header(a, "Name", a->identity.name_pct);
+    upstream_header(a, "Auth-Time", fg_act_num(a, a->identity.auth_time));
+    upstream_header(a, "Session", a->identity.session_id);
+    upstream_header(a, "Assertion", a->identity.assertion);
+    a->resp.decision = FG_GRANTED;
+    a->resp.status = 200;
+    return FG_STEP_DONE;
+}
+
+fg_step_t fg_h_whoami(fg_action_t *a)
+{
+    if (a->state++ == 0) {
+        if (!session_touch(a)) {
+            return fg_act_json_error(a, 401, "login_required", NULL);
+        }
+        return FG_STEP_REDIS;
+    }
+    if (a->redis_err) {
+        return fg_act_unavailable(a);
+    }
+    const fg_reply_t *r = fg_act_reply(a, 0);
+    const char *st = fg_act_elem(a, r, 0);
+    if (st == NULL || strcmp(st, "ok") != 0) {
+        return fg_act_json_error(a, 401, "login_required", NULL);
+    }
+    return fg_act_json(a, 200,
+                       json_pack("{s:s,s:s,s:I,s:I}", "customer", a->customer, "name",
+                                 fg_act_elem(a, r, 1), "auth_time",
+                                 (json_int_t)fg_act_elem_int(a, r, 2), "expires_in",
+                                 (json_int_t)fg_act_elem_int(a, r, 3)));
+}
+
+static fg_step_t logout_done(fg_action_t *a)
+{
+    fg_act_cookie_clear(a, "freigabe", "Lax");
+    fg_act_cookie_clear(a, "freigabe-pre", "Strict");
+    const char *rd = fg_act_form(a, "rd");
+    if (rd != NULL && *rd != '\0') {
+        return fg_act_redirect(a, 303, fg_return_path(a->arena, rd, a->cfg->default_path));
+    }
+    fg_page_args_t args;
+    fg_act_page_args(a, &args);
+    args.rd = fg_return_path(a->arena, NULL, a->cfg->default_path);
+    return fg_act_page(a, 200, FG_PAGE_LOGGED_OUT, &args);
+}
+
+fg_step_t fg_h_logout(fg_action_t *a)
+{
+    if (a->state++ == 0) {
+        if (!fg_request_same_origin(&a->req)) {
+            fg_act_log(a, FG_LOG_WARN, "logout refused: cross-site request from %s",
+                       a->req.remote_ip ? a->req.remote_ip : "?");
+            return fg_act_fail(a, 403, "csrf");
+        }
+        if (fg_act_session_open(a) != FG_OK) {
+            return logout_done(a);
+        }
+        fg_act_batch(a);
+        const char *h = fg_act_session_hash(a);
+        fg_act_eval(a, FG_SCRIPT_LOGOUT, 4,
+                    fg_act_key(a, a->customer, fg_arena_printf(a->arena, "sess:%s", h)),
+                    fg_act_key(a, a->customer, "sessions"), fg_act_key(a, NULL, "audit"),
+                    fg_act_key(a, NULL, "metrics"), h, a->customer, a->req.remote_ip, NULL);
+        return FG_STEP_REDIS;
+    }
+    if (a->redis_err) {
+        return fg_act_unavailable(a);
+    }
+    fg_act_log(a, FG_LOG_INFO, "logout of customer %s", a->customer);
+    return logout_done(a);
+}
