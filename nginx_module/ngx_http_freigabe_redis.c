@@ -1,0 +1,332 @@
+/* ngx_http_freigabe_redis.c - hiredis' async API on nginx's event loop, with our own timeouts. */
+#include "ngx_http_freigabe.h"
+
+#define NGX_HTTP_FREIGABE_BACKOFF_MIN 100
+#define NGX_HTTP_FREIGABE_BACKOFF_MAX 5000
+
+static void ngx_http_freigabe_redis_drop(ngx_http_freigabe_redis_t *rd, const char *why);
+
+/* ---- the event adapter: hiredis asks, nginx's event module does it */
+
+static void
+ngx_http_freigabe_ev_add_read(void *data)
+{
+    ngx_connection_t *c = data;
+
+    if (!c->read->active) {
+        ngx_add_event(c->read, NGX_READ_EVENT, NGX_LEVEL_EVENT);
+    }
+}
+
+static void
+ngx_http_freigabe_ev_del_read(void *data)
+{
+    ngx_connection_t *c = data;
+
+    if (c->read->active) {
+        ngx_del_event(c->read, NGX_READ_EVENT, 0);
+    }
+}
+
+static void
+ngx_http_freigabe_ev_add_write(void *data)
+{
+    ngx_connection_t *c = data;
+
+    if (!c->write->active) {
+        ngx_add_event(c->write, NGX_WRITE_EVENT, NGX_LEVEL_EVENT);
+    }
+}
+
+static void
+ngx_http_freigabe_ev_del_write(void *data)
+{
+    ngx_connection_t *c = data;
+
+    if (c->write->active) {
+        ngx_del_event(c->write, NGX_WRITE_EVENT, 0);
+    }
+}
+
+/* hiredis frees its context: forget the events and give the connection slot back. The
+ * socket itself is closed by hiredis (redisFree), exactly once; nginx must not close it. */
+static void
+ngx_http_freigabe_ev_cleanup(void *data)
+{
+    ngx_connection_t *c = data;
+
+    if (c->read->active) {
+        ngx_del_event(c->read, NGX_READ_EVENT, NGX_CLOSE_EVENT);
+    }
+    if (c->write->active) {
+        ngx_del_event(c->write, NGX_WRITE_EVENT, NGX_CLOSE_EVENT);
+    }
+    if (c->read->timer_set) {
+        ngx_del_timer(c->read);
+    }
+    if (c->write->timer_set) {
+        ngx_del_timer(c->write);
+    }
+    c->fd = (ngx_socket_t) -1;
+    ngx_free_connection(c);
+}
+
+static void
+ngx_http_freigabe_ev_read(ngx_event_t *ev)
+{
+    ngx_connection_t *c = ev->data;
+    ngx_http_freigabe_redis_t *rd = c->data;
+
+    if (rd->ac != NULL) {
+        redisAsyncHandleRead(rd->ac);
+    }
+}
+
+static void
+ngx_http_freigabe_ev_write(ngx_event_t *ev)
+{
+    ngx_connection_t *c = ev->data;
+    ngx_http_freigabe_redis_t *rd = c->data;
+
+    if (rd->ac != NULL) {
+        redisAsyncHandleWrite(rd->ac);
+    }
+}
+
+/* ---- connection life cycle */
+
+static void
+ngx_http_freigabe_on_connect(const redisAsyncContext *ac, int status)
+{
+    ngx_http_freigabe_redis_t *rd = ac->data;
+
+    if (status != REDIS_OK) {
+        /* hiredis frees the context itself after this callback */
+        ngx_log_error(NGX_LOG_ERR, rd->log, 0,
+                      "freigabe: cannot connect to Redis %V: %s", &rd->url,
+                      ac->errstr);
+        rd->ac = NULL;
+        rd->next_attempt = ngx_current_msec + rd->backoff;
+        return;
+    }
+    ngx_log_error(NGX_LOG_INFO, rd->log, 0, "freigabe: connected to Redis %V",
+                  &rd->url);
+    rd->backoff = NGX_HTTP_FREIGABE_BACKOFF_MIN;
+}
+
+static void
+ngx_http_freigabe_on_disconnect(const redisAsyncContext *ac, int status)
+{
+    ngx_http_freigabe_redis_t *rd = ac->data;
+
+    if (rd->ac == ac) {
+        ngx_log_error(NGX_LOG_ERR, rd->log, 0,
+                      "freigabe: lost the connection to Redis %V: %s", &rd->url,
+                      status == REDIS_OK ? "closed" : ac->errstr);
+        rd->ac = NULL;
+        rd->next_attempt = ngx_current_msec + rd->backoff;
+    }
+}
+
+static void
+ngx_http_freigabe_ignore_reply(redisAsyncContext *ac, void *reply, void *data)
+{
+    ngx_http_freigabe_redis_t *rd = ac->data;
+    redisReply *r = reply;
+
+    if (r != NULL && r->type == REDIS_REPLY_ERROR) {
+        ngx_log_error(NGX_LOG_ERR, rd->log, 0, "freigabe: Redis %V refused %s: %s",
+                      &rd->url, (char *) data, r->str);
+    }
+}
+
+/* Queues AUTH and SELECT first: hiredis sends them before anything else. */
+static void
+ngx_http_freigabe_redis_hello(ngx_http_freigabe_redis_t *rd)
+{
+    fg_redis_target_t *t = &rd->target;
+
+    if (t->password[0] != '\0' && t->user[0] != '\0') {
+        redisAsyncCommand(rd->ac, ngx_http_freigabe_ignore_reply, "AUTH",
+                          "AUTH %s %s", t->user, t->password);
+    } else if (t->password[0] != '\0') {
+        redisAsyncCommand(rd->ac, ngx_http_freigabe_ignore_reply, "AUTH",
+                          "AUTH %s", t->password);
+    }
+    if (t->db != 0) {
+        redisAsyncCommand(rd->ac, ngx_http_freigabe_ignore_reply, "SELECT",
+                          "SELECT %d", t->db);
+    }
+}
+
+/* Opens the connection (non-blocking; numeric address, so no DNS at request time). */
+static ngx_int_t
+ngx_http_freigabe_redis_connect(ngx_http_freigabe_redis_t *rd)
+{
+    redisAsyncContext *ac;
+    ngx_connection_t *c;
+
+    if (rd->target.unix_path[0] != '\0') {
+        ac = redisAsyncConnectUnix(rd->target.unix_path);
+    } else {
+        ac = redisAsyncConnect(rd->addr, rd->target.port);
+    }
+    if (ac == NULL) {
+        return NGX_ERROR;
+    }
+    if (ac->err) {
+        ngx_log_error(NGX_LOG_ERR, rd->log, 0, "freigabe: Redis %V: %s", &rd->url,
+                      ac->errstr);
+        redisAsyncFree(ac);
+        return NGX_ERROR;
+    }
+    c = ngx_get_connection(ac->c.fd, rd->log);
+    if (c == NULL) {
+        redisAsyncFree(ac);
+        return NGX_ERROR;
+    }
+    c->data = rd;
+    c->read->handler = ngx_http_freigabe_ev_read;
+    c->write->handler = ngx_http_freigabe_ev_write;
+    c->read->log = rd->log;
+    c->write->log = rd->log;
+    ac->data = rd;
+    ac->ev.data = c;
+    ac->ev.addRead = ngx_http_freigabe_ev_add_read;
+    ac->ev.delRead = ngx_http_freigabe_ev_del_read;
+    ac->ev.addWrite = ngx_http_freigabe_ev_add_write;
+    ac->ev.delWrite = ngx_http_freigabe_ev_del_write;
+    ac->ev.cleanup = ngx_http_freigabe_ev_cleanup;
+    redisAsyncSetConnectCallback(ac, ngx_http_freigabe_on_connect);
+    redisAsyncSetDisconnectCallback(ac, ngx_http_freigabe_on_disconnect);
+    rd->ac = ac;
+    rd->conn = c;
+    rd->backoff = ngx_min(rd->backoff * 2, NGX_HTTP_FREIGABE_BACKOFF_MAX);
+    ngx_http_freigabe_redis_hello(rd);
+    return NGX_OK;
+}
+
+/* Tears the connection down: every command in flight fails now (hiredis calls back with
+ * NULL replies), the next request after the back-off reconnects. */
+static void
+ngx_http_freigabe_redis_drop(ngx_http_freigabe_redis_t *rd, const char *why)
+{
+    redisAsyncContext *ac = rd->ac;
+
+    if (ac == NULL) {
+        return;
+    }
+    ngx_log_error(NGX_LOG_ERR, rd->log, 0, "freigabe: dropping the connection to Redis %V: %s",
+                  &rd->url, why);
+    rd->ac = NULL; /* ops failing now must not queue on the dying context */
+    rd->next_attempt = ngx_current_msec + rd->backoff;
+    redisAsyncFree(ac);
+}
+
+void
+ngx_http_freigabe_redis_close(ngx_http_freigabe_redis_t *rd)
+{
+    redisAsyncContext *ac = rd->ac;
+
+    if (ac != NULL) {
+        rd->ac = NULL;
+        redisAsyncFree(ac);
+    }
+}
+
+/* ---- commands */
+
+static void
+ngx_http_freigabe_batch_done(ngx_http_freigabe_op_t *op)
+{
+    op->in_redis = 0;
+    if (op->timer.timer_set) {
+        ngx_del_timer(&op->timer);
+    }
+    if (op->error) {
+        fg_action_fail(op->action, op->error);
+    } else {
+        fg_action_feed(op->action, op->replies, op->nreplies);
+    }
+    ngx_http_freigabe_op_run(op);
+}
+
+static void
+ngx_http_freigabe_on_reply(redisAsyncContext *ac, void *reply, void *data)
+{
+    ngx_http_freigabe_slot_t *slot = data;
+    ngx_http_freigabe_op_t *op = slot->op;
+
+    if (reply == NULL) {
+        if (op->error == 0) {
+            op->error = FG_ERR_REDIS_DOWN;
+        }
+    } else {
+        op->replies[slot->index] = fg_reply_from_hiredis(fg_action_arena(op->action), reply);
+        if (op->replies[slot->index] == NULL) {
+            op->error = FG_ERR_NOMEM;
+        }
+    }
+    if (--op->pending == 0) {
+        ngx_http_freigabe_batch_done(op);
+    }
+}
+
+static void
+ngx_http_freigabe_on_timeout(ngx_event_t *ev)
+{
+    ngx_http_freigabe_op_t *op = ev->data;
+
+    op->error = FG_ERR_TIMEOUT;
+    /* A Redis that does not answer one command answers none: drop the connection so
+     * every waiting request gets its 503 now, and reconnect later. */
+    ngx_http_freigabe_redis_drop(op->redis, "command timed out");
+}
+
+ngx_int_t
+ngx_http_freigabe_redis_send(ngx_http_freigabe_op_t *op)
+{
+    ngx_http_freigabe_redis_t *rd = op->redis;
+    const fg_cmd_t *cmds;
+    size_t n = fg_action_commands(op->action, &cmds);
+    size_t i;
+
+    if (rd->ac == NULL) {
+        if ((ngx_msec_int_t) (ngx_current_msec - rd->next_attempt) < 0
+            || ngx_http_freigabe_redis_connect(rd) != NGX_OK)
+        {
+            rd->next_attempt = ngx_current_msec + rd->backoff;
+            fg_action_fail(op->action, FG_ERR_REDIS_DOWN);
+            return NGX_ERROR;
+        }
+    }
+    if (n == 0 || n > NGX_HTTP_FREIGABE_MAX_CMDS) {
+        fg_action_fail(op->action, FG_ERR_REDIS);
+        return NGX_ERROR;
+    }
+    op->error = 0;
+    op->nreplies = n;
+    op->pending = 0;
+    for (i = 0; i < n; i++) {
+        op->replies[i] = NULL;
+        op->slots[i].op = op;
+        op->slots[i].index = i;
+        if (redisAsyncCommandArgv(rd->ac, ngx_http_freigabe_on_reply, &op->slots[i],
+                                  cmds[i].argc, cmds[i].argv, cmds[i].argvlen)
+            != REDIS_OK)
+        {
+            op->error = FG_ERR_REDIS_DOWN;
+            break;
+        }
+        op->pending++;
+    }
+    op->in_redis = 1;
+    op->timer.handler = ngx_http_freigabe_on_timeout;
+    op->timer.data = op;
+    op->timer.log = op->log;
+    ngx_add_timer(&op->timer, rd->timeout);
+    if (op->pending == 0) {
+        ngx_http_freigabe_batch_done(op);
+    }
+    return NGX_OK;
+}
