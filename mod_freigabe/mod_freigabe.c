@@ -121,6 +121,12 @@ static const command_rec cmds[] = {
     DIR1("FreigabeAudience", "audience", "aud of the identity assertion"),
     DIRN("FreigabeMetricsAllow", "metrics_allow", "addresses allowed to read /metrics"),
     DIR1("FreigabeSecureCookies", "secure_cookies", "on, off or auto"),
+    DIR1("FreigabeLoginMaxFail", "login_max_fail", "password failures per account and window"),
+    DIR1("FreigabeLoginIpMaxFail", "login_ip_max_fail", "password failures per address and window"),
+    DIR1("FreigabeFailWindow", "fail_window", "window of the failure counters"),
+    DIR1("FreigabeChallengeMax", "challenge_max", "approval requests per customer and window"),
+    DIR1("FreigabeNotMeCooldown", "notme_cooldown", "pause after \"Das war ich nicht\""),
+    DIR1("FreigabePollInterval", "poll_interval", "status polling interval"),
     {NULL}};
 
 /* "key_file: msg" -> "FreigabeKeyFile: msg" */

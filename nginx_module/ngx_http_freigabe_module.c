@@ -85,6 +85,12 @@ static ngx_command_t ngx_http_freigabe_commands[] = {
     NGX_HTTP_FREIGABE_DIRECTIVE("audience", NGX_CONF_TAKE1),
     NGX_HTTP_FREIGABE_DIRECTIVE("metrics_allow", NGX_CONF_1MORE),
     NGX_HTTP_FREIGABE_DIRECTIVE("secure_cookies", NGX_CONF_TAKE1),
+    NGX_HTTP_FREIGABE_DIRECTIVE("login_max_fail", NGX_CONF_TAKE1),
+    NGX_HTTP_FREIGABE_DIRECTIVE("login_ip_max_fail", NGX_CONF_TAKE1),
+    NGX_HTTP_FREIGABE_DIRECTIVE("fail_window", NGX_CONF_TAKE1),
+    NGX_HTTP_FREIGABE_DIRECTIVE("challenge_max", NGX_CONF_TAKE1),
+    NGX_HTTP_FREIGABE_DIRECTIVE("notme_cooldown", NGX_CONF_TAKE1),
+    NGX_HTTP_FREIGABE_DIRECTIVE("poll_interval", NGX_CONF_TAKE1),
     ngx_null_command
 };
 

@@ -807,6 +807,11 @@ int fg_config_finalize(fg_config_t *c, char *err, size_t errlen)
         fail(err, errlen, "key_file: %s", msg[0] != '\0' ? msg : "cannot load the key file");
         return FG_ERR_IO;
     }
+    /* Made now, at start-up (Apache's children inherit it), so the first login with an
+     * unknown customer number is not the one that pays for it. */
+    if (fg_hash_dummy(c->argon2_ops, c->argon2_mem) == NULL) {
+        return fail(err, errlen, "argon2_mem: cannot compute an Argon2id hash with these limits");
+    }
     return FG_OK;
 }
 
