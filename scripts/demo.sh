@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# demo.sh - the README's demo: Redis, the demo portal and Apache with mod_freigabe, a demo customer and app.
+#
+# Ports (loopback only), overridable: FG_DEMO_APACHE_PORT (8080), FG_DEMO_PORTAL_PORT (8090),
+# FG_DEMO_REDIS_PORT (6390). FG_DEMO_SKIP_BUILD=1 skips install-deps + build.
+# Runs in the foreground until Ctrl-C, which stops everything it started.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+
+APACHE_PORT=${FG_DEMO_APACHE_PORT:-8080}
+PORTAL_PORT=${FG_DEMO_PORTAL_PORT:-8090}
+REDIS_PORT=${FG_DEMO_REDIS_PORT:-6390}
+CUSTOMER=1234567890
+PASSWORD=demo1234
+NAME="Erika Müller"
+PIN=${FG_DEMO_PIN:-123456}
+PY=/usr/bin/python3
+
+if [ "${FG_DEMO_SKIP_BUILD:-0}" != 1 ]; then
+  bash scripts/install-deps.sh
+  bash scripts/build.sh
+fi
+
+for p in "$APACHE_PORT" "$PORTAL_PORT" "$REDIS_PORT"; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+    echo "demo.sh: port $p is already in use (set FG_DEMO_*_PORT)" >&2
+    exit 1
+  fi
+done
+
+DIR=$(mktemp -d /tmp/freigabe-demo.XXXXXX)
+chmod 755 "$DIR"
+mkdir -p "$DIR/apache" "$DIR/redis" "$DIR/app"
+chmod 755 "$DIR/apache"
+REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
+REDIS_PID="" PORTAL_PID="" APACHE_PID="" CONF=""
+
+cleanup() {
+  trap - EXIT INT TERM
+  echo
+  echo "demo.sh: stopping ..."
+  if [ -n "$APACHE_PID" ]; then
+    /usr/sbin/apache2 -f "$CONF" -k stop >/dev/null 2>&1 || kill "$APACHE_PID" 2>/dev/null || true
+    wait "$APACHE_PID" 2>/dev/null || true
+  fi
+  if [ -n "$PORTAL_PID" ]; then kill "$PORTAL_PID" 2>/dev/null || true; wait "$PORTAL_PID" 2>/dev/null || true; fi
+  if [ -n "$REDIS_PID" ]; then kill "$REDIS_PID" 2>/dev/null || true; wait "$REDIS_PID" 2>/dev/null || true; fi
+  echo "demo.sh: stopped (logs kept in $DIR)"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+wait_port() {  # port what
+  for _ in $(seq 1 100); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  echo "demo.sh: $2 did not come up on port $1" >&2
+  return 1
+}
+
+/usr/bin/redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$DIR/redis" \
+  --save '' --appendonly no --daemonize no >"$DIR/redis/redis.log" 2>&1 &
+REDIS_PID=$!
+wait_port "$REDIS_PORT" redis-server
+
+$PY demo/portal.py --port "$PORTAL_PORT" --quiet >"$DIR/portal.log" 2>&1 &
+PORTAL_PID=$!
+wait_port "$PORTAL_PORT" "demo portal"
+
+tools/freigabectl keygen --out "$DIR/freigabe.key" >/dev/null
+chmod 644 "$DIR/freigabe.key"
+CONF=$($PY tests/integration/fgtest.py conf --kind apache --dir "$DIR/apache" \
+  --port "$APACHE_PORT" --upstream-port "$PORTAL_PORT" --redis "$REDIS_URL" \
+  --key-file "$DIR/freigabe.key")
+/usr/sbin/apache2 -f "$CONF" -DFOREGROUND >"$DIR/apache/stdout.log" 2>&1 &
+APACHE_PID=$!
+if ! wait_port "$APACHE_PORT" apache2; then
+  tail -n 30 "$DIR/apache/error_log" "$DIR/apache/stdout.log" >&2 || true
+  exit 1
+fi
+
+printf '%s\n' "$PASSWORD" | tools/freigabectl --redis "$REDIS_URL" user add "$CUSTOMER" \
+  --name "$NAME" --password-stdin >/dev/null
+CODE=$(tools/freigabectl --redis "$REDIS_URL" device activate "$CUSTOMER" | head -n 1)
+APP=(tools/freigabe-app --server "http://127.0.0.1:$APACHE_PORT/freigabe" --state "$DIR/app")
+printf '%s\n' "$PIN" | "${APP[@]}" enroll --code "$CODE" --pin-stdin >/dev/null
+
+cat <<MSG
+
+  Freigabe demo is running.
+
+  1. Open   http://127.0.0.1:$APACHE_PORT/portal/
+     Versicherungsnummer: $CUSTOMER     Passwort: $PASSWORD
+
+  2. Approve in a second terminal (the "smartphone"; App-PIN: $PIN):
+     cd $ROOT && ${APP[*]} watch
+
+  Logs: $DIR/apache/error_log, $DIR/portal.log, $DIR/redis/redis.log
+  Ctrl-C stops Redis, the portal and Apache.
+
+MSG
+
+# Run until Ctrl-C or until one of the servers dies.
+while kill -0 "$REDIS_PID" 2>/dev/null && kill -0 "$PORTAL_PID" 2>/dev/null \
+      && kill -0 "$APACHE_PID" 2>/dev/null; do
+  sleep 1
+done
+echo "demo.sh: a server exited unexpectedly; see the logs in $DIR" >&2
+exit 1
