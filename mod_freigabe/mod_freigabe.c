@@ -82,6 +82,20 @@ static const char *set_value(cmd_parms *cmd, void *dummy, const char *arg)
     return NULL;
 }
 
+/* Multi-word directives (FreigabeMinClient, FreigabeMetricsAllow): words as Apache
+ * tokenizes them (quotes allowed), joined by single spaces for the engine. */
+static const char *set_words(cmd_parms *cmd, void *dummy, const char *args)
+{
+    const char *joined = "";
+    while (*args) {
+        const char *w = ap_getword_conf(cmd->pool, &args);
+        if (*w) {
+            joined = *joined ? apr_pstrcat(cmd->pool, joined, " ", w, NULL) : w;
+        }
+    }
+    return set_value(cmd, dummy, joined);
+}
+
 /* Loads the key file right away, so that `apache2 -t` reports a bad one. */
 static const char *set_key_file(cmd_parms *cmd, void *dummy, const char *arg)
 {
@@ -96,7 +110,7 @@ static const char *set_key_file(cmd_parms *cmd, void *dummy, const char *arg)
 }
 
 #define DIR1(n, key, help) AP_INIT_TAKE1(n, set_value, key, RSRC_CONF, help)
-#define DIRN(n, key, help) AP_INIT_RAW_ARGS(n, set_value, key, RSRC_CONF, help)
+#define DIRN(n, key, help) AP_INIT_RAW_ARGS(n, set_words, key, RSRC_CONF, help)
 
 static const command_rec cmds[] = {
     DIR1("FreigabeRedis", "redis", "redis://[user:pass@]host:port/db or unix:/path"),

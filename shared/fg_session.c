@@ -113,6 +113,17 @@ static void session_identity(fg_action_t *a, const fg_reply_t *r)
     a->resp.identity = id;
 }
 
+/* Without a usable cookie there is nothing to check, but Redis is still asked (PING):
+ * when it is down every protected route fails closed with 503, as product.md §6 says,
+ * instead of sending people to a login that cannot work. */
+static fg_step_t ping(fg_action_t *a, fg_decision_t why)
+{
+    a->flag = why;
+    fg_act_batch(a);
+    fg_act_cmd(a, "PING", NULL);
+    return FG_STEP_REDIS;
+}
+
 fg_step_t fg_h_protect(fg_action_t *a)
 {
     if (a->state++ == 0) {
@@ -121,12 +132,15 @@ fg_step_t fg_h_protect(fg_action_t *a)
                                                       sizeof(module_cookie_names[0]));
         int had_cookie = fg_act_cookie_get(a, "freigabe") != NULL;
         if (!session_touch(a)) {
-            return protect_deny(a, had_cookie ? FG_EXPIRED : FG_DENIED);
+            return ping(a, had_cookie ? FG_EXPIRED : FG_DENIED);
         }
         return FG_STEP_REDIS;
     }
     if (a->redis_err) {
         return fg_act_unavailable(a);
+    }
+    if (a->flag != 0) {
+        return protect_deny(a, (fg_decision_t)a->flag);
     }
     const fg_reply_t *r = fg_act_reply(a, 0);
     const char *st = fg_act_elem(a, r, 0);
@@ -147,13 +161,13 @@ fg_step_t fg_h_protect(fg_action_t *a)
 fg_step_t fg_h_whoami(fg_action_t *a)
 {
     if (a->state++ == 0) {
-        if (!session_touch(a)) {
-            return fg_act_json_error(a, 401, "login_required", NULL);
-        }
-        return FG_STEP_REDIS;
+        return session_touch(a) ? FG_STEP_REDIS : ping(a, FG_DENIED);
     }
     if (a->redis_err) {
         return fg_act_unavailable(a);
+    }
+    if (a->flag != 0) {
+        return fg_act_json_error(a, 401, "login_required", NULL);
     }
     const fg_reply_t *r = fg_act_reply(a, 0);
     const char *st = fg_act_elem(a, r, 0);

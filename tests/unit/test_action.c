@@ -174,6 +174,9 @@ START_TEST(protect_no_cookie_navigation_redirects)
     fg_request_t r = req("GET", "/portal/x");
     r.query = "a=1&b=<x>";
     fg_action_t *a = fg_action_new(cfg, FG_KIND_PROTECT, &r);
+    ck_assert_int_eq(fg_action_step(a), FG_STEP_REDIS);
+    ck_assert_str_eq(cmd_arg(a, 0, 0), "PING");
+    feed(a, 1, r_status("PONG"));
     ck_assert_int_eq(fg_action_step(a), FG_STEP_DONE);
     const fg_response_t *resp = fg_action_response(a);
     ck_assert_int_eq(resp->status, 302);
@@ -190,6 +193,8 @@ START_TEST(protect_no_cookie_api_gets_401_json)
     r.accept = "application/json";
     r.sec_fetch_mode = "cors";
     fg_action_t *a = fg_action_new(cfg, FG_KIND_PROTECT, &r);
+    ck_assert_int_eq(fg_action_step(a), FG_STEP_REDIS);
+    feed(a, 1, r_status("PONG"));
     ck_assert_int_eq(fg_action_step(a), FG_STEP_DONE);
     const fg_response_t *resp = fg_action_response(a);
     ck_assert_int_eq(resp->status, 401);
@@ -277,8 +282,21 @@ START_TEST(forged_session_cookie_never_reaches_redis)
     fg_request_t r = req("GET", "/portal/");
     r.cookie = "freigabe=t1.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
     fg_action_t *a = fg_action_new(cfg, FG_KIND_PROTECT, &r);
+    ck_assert_int_eq(fg_action_step(a), FG_STEP_REDIS);
+    ck_assert_str_eq(cmd_arg(a, 0, 0), "PING"); /* only a liveness check, no lookup */
+    feed(a, 1, r_status("PONG"));
     ck_assert_int_eq(fg_action_step(a), FG_STEP_DONE);
     ck_assert_int_eq(fg_action_response(a)->status, 302);
+    fg_action_free(a);
+
+    /* Redis down and no session: fail closed, never a redirect */
+    r = req("GET", "/portal/");
+    a = fg_action_new(cfg, FG_KIND_PROTECT, &r);
+    ck_assert_int_eq(fg_action_step(a), FG_STEP_REDIS);
+    fg_action_fail(a, FG_ERR_REDIS_DOWN);
+    ck_assert_int_eq(fg_action_step(a), FG_STEP_DONE);
+    ck_assert_int_eq(fg_action_response(a)->status, 503);
+    ck_assert_ptr_null(header(fg_action_response(a), "Location"));
     fg_action_free(a);
 }
 END_TEST
