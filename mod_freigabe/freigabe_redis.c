@@ -20,6 +20,7 @@ struct fgr_pool {
     apr_reslist_t *list;
     server_rec *s;
     const char *url;
+    const char *display; /* url without its password, for logs */
     int timeout_ms, max;
     fg_redis_target_t target;
     /* Bumped after every error: connections made before it are not trusted again. */
@@ -84,10 +85,10 @@ static redisContext *dial(fgr_pool_t *p)
                                       : redisConnectWithTimeout(t->host, t->port, tv);
     if (c == NULL || c->err) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, p->s, "cannot connect to Redis %s: %s",
-                     p->url, c ? c->errstr : "out of memory");
+                     p->display, c ? c->errstr : "out of memory");
     } else if (redisSetTimeout(c, tv) != REDIS_OK) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, p->s, "Redis %s: cannot set timeout: %s",
-                     p->url, c->errstr);
+                     p->display, c->errstr);
     } else if (login(p, c) == 0) {
         return c;
     }
@@ -130,6 +131,7 @@ fgr_pool_t *fgr_pool_create(apr_pool_t *pool, server_rec *s, const fg_config_t *
     fgr_pool_t *p = apr_pcalloc(pool, sizeof(*p));
     p->s = s;
     p->url = apr_pstrdup(pool, fg_config_redis_url(cfg));
+    p->display = apr_pstrdup(pool, fg_redis_url_redact(p->url, err, sizeof(err)));
     p->timeout_ms = fg_config_redis_timeout_ms(cfg);
     p->max = max > 0 ? max : 1;
     if (fg_redis_url_parse(p->url, &p->target, err, sizeof(err)) != FG_OK) {
@@ -180,7 +182,7 @@ static int drop(fgr_pool_t *p, request_rec *r, conn_t *k, const char *why)
                                       errno == ETIMEDOUT)) {
         err = FG_ERR_TIMEOUT;
     }
-    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "Redis %s: %s", p->url,
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "Redis %s: %s", p->display,
                   why ? why : k->c->errstr);
     apr_atomic_inc32(&p->gen);
     apr_reslist_invalidate(p->list, k);

@@ -18,7 +18,8 @@ typedef struct ngx_http_freigabe_op_s ngx_http_freigabe_op_t;
 
 /* One Redis server as seen by one worker: a single persistent async connection. */
 typedef struct {
-    ngx_str_t url;
+    ngx_str_t url;                      /* as configured (may carry a password) */
+    ngx_str_t display;                  /* for logs: the password replaced by *** */
     fg_redis_target_t target;
     char addr[NGX_SOCKADDR_STRLEN + 1]; /* numeric address, resolved at configuration */
     ngx_msec_t timeout;

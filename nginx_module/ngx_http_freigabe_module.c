@@ -263,6 +263,13 @@ ngx_http_freigabe_redis_get(ngx_conf_t *cf, fg_config_t *fg)
         return NULL;
     }
     ngx_memcpy(rd->url.data, url, rd->url.len + 1);
+    (void) fg_redis_url_redact(url, err, sizeof(err));
+    rd->display.len = ngx_strlen(err);
+    rd->display.data = ngx_pnalloc(cf->pool, rd->display.len);
+    if (rd->display.data == NULL) {
+        return NULL;
+    }
+    ngx_memcpy(rd->display.data, err, rd->display.len);
     rd->timeout = fg_config_redis_timeout_ms(fg);
     rd->backoff = 100;
     rd->log = &cf->cycle->new_log;
@@ -647,7 +654,12 @@ ngx_http_freigabe_request_gone(void *data)
     ctx->op = NULL;
     op->request = NULL;
     op->ctx = NULL;
+    /* the connection's log dies with the connection: everything still running logs to
+     * the cycle's from now on */
     op->log = ngx_cycle->log;
+    op->timer.log = ngx_cycle->log;
+    op->task.event.log = ngx_cycle->log;
+    fg_action_set_log(op->action, ngx_http_freigabe_log_sink, ngx_cycle->log);
     if (!op->in_redis && !op->in_hash) {
         ngx_http_freigabe_op_free(op); /* idle or sleeping: nothing will call back */
     }
@@ -903,8 +915,18 @@ ngx_http_freigabe_protect_result(ngx_http_request_t *r, ngx_http_freigabe_loc_co
         ngx_http_freigabe_op_free(op);
         return rc == NGX_OK ? NGX_OK : NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-    rc = ngx_http_freigabe_send(r, resp); /* the response still points into the action */
     ctx->op = NULL;
+    if (r != r->main) {
+        /* auth_request and friends: 401 denies, anything else (503) is an error there */
+        rc = resp->status == 503 ? NGX_HTTP_SERVICE_UNAVAILABLE : NGX_HTTP_UNAUTHORIZED;
+        ngx_http_freigabe_op_free(op);
+        return rc;
+    }
+    /* an unread body must not be taken for the next request on this connection */
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        r->keepalive = 0;
+    }
+    rc = ngx_http_freigabe_send(r, resp); /* copies what it needs before the op goes */
     ngx_http_freigabe_op_free(op);
     ngx_http_finalize_request(r, rc);
     return NGX_DONE;
@@ -919,7 +941,7 @@ ngx_http_freigabe_access_handler(ngx_http_request_t *r)
     ngx_http_freigabe_op_t *op;
 
     flcf = ngx_http_get_module_loc_conf(r, ngx_http_freigabe_module);
-    if (!flcf->enable || flcf->fg == NULL || r != r->main) {
+    if (!flcf->enable || flcf->fg == NULL) {
         return NGX_DECLINED;
     }
     ctx = ngx_http_get_module_ctx(r, ngx_http_freigabe_module);
@@ -952,12 +974,17 @@ ngx_http_freigabe_endpoint_done(ngx_http_freigabe_op_t *op)
 {
     ngx_http_request_t *r = op->request;
     ngx_http_freigabe_ctx_t *ctx = op->ctx;
+    ngx_connection_t *c = r->connection;
+    ngx_uint_t waiting = ctx->waiting;  /* ctx may go with the request */
     ngx_int_t rc;
 
     rc = ngx_http_freigabe_send(r, fg_action_response(op->action));
     ctx->op = NULL;
     ngx_http_freigabe_op_free(op);
     ngx_http_finalize_request(r, rc);
+    if (waiting) {
+        ngx_http_run_posted_requests(c); /* we are in a Redis or thread callback */
+    }
 }
 
 #define NGX_HTTP_FREIGABE_MAX_BODY 65536
@@ -1039,7 +1066,11 @@ ngx_http_freigabe_body_read(ngx_http_request_t *r)
     }
     fg_action_set_log(op->action, ngx_http_freigabe_log_sink, r->connection->log);
     op->done = ngx_http_freigabe_endpoint_done;
+    r->read_event_handler = ngx_http_test_reading; /* an app that hangs up a long poll */
     ngx_http_freigabe_op_run(op);
+    if (ctx->op != NULL) {
+        ctx->waiting = 1;
+    }
 }
 
 static ngx_int_t

@@ -61,6 +61,12 @@ ngx_http_freigabe_ev_cleanup(void *data)
     if (c->write->active) {
         ngx_del_event(c->write, NGX_WRITE_EVENT, NGX_CLOSE_EVENT);
     }
+    if (c->read->posted) {
+        ngx_delete_posted_event(c->read);
+    }
+    if (c->write->posted) {
+        ngx_delete_posted_event(c->write);
+    }
     if (c->read->timer_set) {
         ngx_del_timer(c->read);
     }
@@ -103,14 +109,14 @@ ngx_http_freigabe_on_connect(const redisAsyncContext *ac, int status)
     if (status != REDIS_OK) {
         /* hiredis frees the context itself after this callback */
         ngx_log_error(NGX_LOG_ERR, rd->log, 0,
-                      "freigabe: cannot connect to Redis %V: %s", &rd->url,
+                      "freigabe: cannot connect to Redis %V: %s", &rd->display,
                       ac->errstr);
         rd->ac = NULL;
         rd->next_attempt = ngx_current_msec + rd->backoff;
         return;
     }
     ngx_log_error(NGX_LOG_INFO, rd->log, 0, "freigabe: connected to Redis %V",
-                  &rd->url);
+                  &rd->display);
     rd->backoff = NGX_HTTP_FREIGABE_BACKOFF_MIN;
 }
 
@@ -121,7 +127,7 @@ ngx_http_freigabe_on_disconnect(const redisAsyncContext *ac, int status)
 
     if (rd->ac == ac) {
         ngx_log_error(NGX_LOG_ERR, rd->log, 0,
-                      "freigabe: lost the connection to Redis %V: %s", &rd->url,
+                      "freigabe: lost the connection to Redis %V: %s", &rd->display,
                       status == REDIS_OK ? "closed" : ac->errstr);
         rd->ac = NULL;
         rd->next_attempt = ngx_current_msec + rd->backoff;
@@ -136,7 +142,7 @@ ngx_http_freigabe_ignore_reply(redisAsyncContext *ac, void *reply, void *data)
 
     if (r != NULL && r->type == REDIS_REPLY_ERROR) {
         ngx_log_error(NGX_LOG_ERR, rd->log, 0, "freigabe: Redis %V refused %s: %s",
-                      &rd->url, (char *) data, r->str);
+                      &rd->display, (char *) data, r->str);
     }
 }
 
@@ -175,7 +181,7 @@ ngx_http_freigabe_redis_connect(ngx_http_freigabe_redis_t *rd)
         return NGX_ERROR;
     }
     if (ac->err) {
-        ngx_log_error(NGX_LOG_ERR, rd->log, 0, "freigabe: Redis %V: %s", &rd->url,
+        ngx_log_error(NGX_LOG_ERR, rd->log, 0, "freigabe: Redis %V: %s", &rd->display,
                       ac->errstr);
         redisAsyncFree(ac);
         return NGX_ERROR;
@@ -217,7 +223,7 @@ ngx_http_freigabe_redis_drop(ngx_http_freigabe_redis_t *rd, const char *why)
         return;
     }
     ngx_log_error(NGX_LOG_ERR, rd->log, 0, "freigabe: dropping the connection to Redis %V: %s",
-                  &rd->url, why);
+                  &rd->display, why);
     rd->ac = NULL; /* ops failing now must not queue on the dying context */
     rd->next_attempt = ngx_current_msec + rd->backoff;
     redisAsyncFree(ac);

@@ -114,6 +114,9 @@ typedef struct {
     int db;
 } fg_redis_target_t;
 int fg_redis_url_parse(const char *url, fg_redis_target_t *out, char *err, size_t errlen);
+/* The URL with any user:password replaced by "***", for logs. Writes into buf (always
+ * NUL-terminated) and returns buf. */
+const char *fg_redis_url_redact(const char *url, char *buf, size_t len);
 
 /* ------------------------------------------------------------------------ */
 /* Requests as the host sees them.                                           */

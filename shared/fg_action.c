@@ -128,18 +128,30 @@ static int reply_noscript(const fg_reply_t *r)
 void fg_action_feed(fg_action_t *a, fg_reply_t *const *replies, size_t n)
 {
     int noscript = 0;
+    const fg_reply_t *error = NULL;
 
     a->replies = fg_arena_alloc(a->arena, sizeof(fg_reply_t *) * (n + 1));
     a->nreplies = a->replies ? n : 0;
     for (size_t i = 0; i < a->nreplies; i++) {
         a->replies[i] = reply_copy(a->arena, replies[i]);
-        noscript |= reply_noscript(a->replies[i]);
+        if (reply_noscript(a->replies[i])) {
+            noscript = 1;
+        } else if (a->replies[i] && a->replies[i]->type == FG_R_ERR && error == NULL) {
+            error = a->replies[i];
+        }
     }
     if (noscript && !a->use_eval) {
         /* Redis restarted or flushed its script cache: the handler never sees this. */
         a->use_eval = 1;
         a->nreplies = 0;
         a->replies = NULL;
+        return;
+    }
+    if (error != NULL || a->replies == NULL) {
+        /* LOADING, READONLY, NOAUTH, a script error...: Redis cannot answer, which is not
+         * the same as "no such session" - fail closed with 503, touch no cookie. */
+        fg_act_log(a, FG_LOG_ERR, "Redis error reply: %.200s", error ? error->str : "out of memory");
+        a->redis_err = FG_ERR_REDIS;
     }
 }
 

@@ -84,6 +84,7 @@ struct fg_action {
     const char *name;
     int64_t created;
     int flag;
+    int wellformed;         /* login: the customer number has a valid form */
     int disabled;           /* login: the account is disabled */
     long long ndevices;     /* login: enrolled devices */
     fg_devauth_t dev;       /* app API: the parsed Authorization header */

@@ -815,6 +815,23 @@ int fg_config_finalize(fg_config_t *c, char *err, size_t errlen)
     return FG_OK;
 }
 
+const char *fg_redis_url_redact(const char *url, char *buf, size_t len)
+{
+    const char *scheme = url ? strstr(url, "://") : NULL;
+    const char *at = scheme ? strchr(scheme + 3, '@') : NULL;
+    const char *slash = scheme ? strchr(scheme + 3, '/') : NULL;
+
+    if (len == 0) {
+        return buf;
+    }
+    if (at == NULL || (slash != NULL && slash < at)) {
+        snprintf(buf, len, "%s", url ? url : "");
+    } else {
+        snprintf(buf, len, "%.*s***%s", (int)(scheme + 3 - url), url, at);
+    }
+    return buf;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Accessors: defaults apply even before finalize, so wrappers can use them early.  */
 

@@ -125,15 +125,23 @@ static fg_step_t login_start(fg_action_t *a)
     const char *form_rd = fg_act_form(a, "rd");
     a->rd = fg_return_path(a->arena, form_rd ? form_rd : a->rd, a->cfg->default_path);
     a->customer = fg_act_form(a, "customer");
-    a->flag = fg_act_customer_ok(a->customer);
+    a->wellformed = fg_act_customer_ok(a->customer);
     fg_act_batch(a);
-    const char *c = a->flag ? a->customer : "-";
+    const char *c = a->wellformed ? a->customer : "-";
     fg_act_cmd(a, "HMGET", fg_act_key(a, c, "user"), "name", "pw", "disabled", NULL);
     fg_act_cmd(a, "GET", fg_act_key(a, c, "fail"), NULL);
     fg_act_cmd(a, "GET", fg_act_key(a, NULL, fg_arena_printf(a->arena, "ipfail:%s",
                                                              a->req.remote_ip)), NULL);
     fg_act_cmd(a, "SCARD", fg_act_key(a, c, "devices"), NULL);
     return FG_STEP_REDIS;
+}
+
+/* Passwords longer than MAX_PASSWORD count by their first MAX_PASSWORD bytes, for the
+ * check and the rehash alike. */
+static size_t password_len(const char *pw)
+{
+    size_t n = pw ? strlen(pw) : 0;
+    return n > MAX_PASSWORD ? MAX_PASSWORD : n;
 }
 
 static fg_step_t login_verify(fg_action_t *a)
@@ -145,7 +153,7 @@ static fg_step_t login_verify(fg_action_t *a)
 
     if (nfail >= a->cfg->login_max_fail || nip >= a->cfg->login_ip_max_fail) {
         fg_act_log(a, FG_LOG_WARN, "login throttled for %s from %s",
-                   a->flag ? a->customer : "(invalid customer number)", a->req.remote_ip);
+                   a->wellformed ? a->customer : "(invalid customer number)", a->req.remote_ip);
         fg_act_header(a, "Retry-After", fg_act_num(a, a->cfg->fail_window));
         return fg_act_fail(a, 429, "too_many");
     }
@@ -154,16 +162,12 @@ static fg_step_t login_verify(fg_action_t *a)
     a->name = fg_act_elem(a, user, 0);
     a->disabled = disabled != NULL && strcmp(disabled, "1") == 0;
     a->ndevices = fg_act_reply(a, 3)->integer;
-    if (!a->flag || stored == NULL) {
-        a->flag = 0;
+    a->flag = a->wellformed && stored != NULL; /* a known customer */
+    if (!a->flag) {
         stored = fg_hash_dummy(a->cfg->argon2_ops, a->cfg->argon2_mem);
     }
     const char *pw = fg_act_form(a, "password");
-    size_t pwlen = pw ? strlen(pw) : 0;
-    if (pwlen > MAX_PASSWORD) {
-        pwlen = MAX_PASSWORD;
-    }
-    a->job = fg_hash_job_verify(a->arena, stored, pw ? pw : "", pwlen);
+    a->job = fg_hash_job_verify(a->arena, stored, FG_S(pw), password_len(pw));
     if (pw != NULL) {
         sodium_memzero((void *)pw, strlen(pw));
     }
@@ -179,7 +183,7 @@ static fg_step_t login_failed(fg_action_t *a)
     const char *w = fg_act_num(a, a->cfg->fail_window);
 
     fg_act_batch(a);
-    if (a->flag) {
+    if (a->wellformed) {
         const char *k = fg_act_key(a, a->customer, "fail");
         fg_act_cmd(a, "INCR", k, NULL);
         fg_act_cmd(a, "EXPIRE", k, w, NULL);
@@ -187,7 +191,7 @@ static fg_step_t login_failed(fg_action_t *a)
     fg_act_cmd(a, "INCR", ipkey, NULL);
     fg_act_cmd(a, "EXPIRE", ipkey, w, NULL);
     fg_act_cmd(a, "XADD", fg_act_key(a, NULL, "audit"), "MAXLEN", "~", "10000", "*", "event",
-               "login_failed", "customer", a->flag ? a->customer : "-", "ip", a->req.remote_ip,
+               "login_failed", "customer", a->wellformed ? a->customer : "-", "ip", a->req.remote_ip,
                "detail", "", NULL);
     fg_act_cmd(a, "HINCRBY", fg_act_key(a, NULL, "metrics"), "login_failed", "1", NULL);
     return FG_STEP_REDIS;
@@ -228,7 +232,7 @@ static fg_step_t login_checked(fg_action_t *a)
     }
     if (fg_hash_needs_rehash(a->token, a->cfg->argon2_ops, a->cfg->argon2_mem)) {
         const char *pw = fg_act_form(a, "password");
-        a->job = fg_hash_job_create(a->arena, pw, strlen(pw), a->cfg->argon2_ops,
+        a->job = fg_hash_job_create(a->arena, FG_S(pw), password_len(pw), a->cfg->argon2_ops,
                                     a->cfg->argon2_mem);
         a->state = 20;
         return FG_STEP_HASH;
@@ -252,11 +256,12 @@ fg_step_t fg_h_login_post(fg_action_t *a)
     case 10: /* failure counted */
         fg_act_log(a, FG_LOG_INFO, "login failed from %s", a->req.remote_ip);
         return login_page(a, 401, "login_failed");
-    case 20: /* rehashed with the current limits */
+    case 20: /* rehashed with the current limits (or not, if the pool was full) */
+        a->state = 30;
         if (a->hash_err) {
+            a->hash_err = 0;
             return login_accept(a, NULL);
         }
-        a->state = 30;
         return login_accept(a, fg_hash_job_result(a->job));
     case 30:
         pre_cookie_set(a, fg_arena_printf(a->arena, "P\n%s\n%s\n%s", a->csrf, a->customer,

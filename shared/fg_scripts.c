@@ -47,9 +47,11 @@ static const char create_lua[] =
     "return {'ok', #devs}\n";
 
 /* KEYS: pre   ARGV: chprefix, now, count_poll(0/1), default interval
- * -> {state, expires_in, code_enc, interval, slow(0/1)} or {'nopre'} / {'nochal'} */
+ * -> {state, expires_in, code_enc, interval, slow(0/1)} or {'nopre'} / {'nochal'}
+ * slow_down: two polls in a row came sooner than the interval (one short gap can be
+ * rounding: times are whole seconds); the interval then grows by a second, up to 10. */
 static const char status_lua[] =
-    "local p = redis.call('HMGET', KEYS[1], 'chal', 'poll', 'interval')\n"
+    "local p = redis.call('HMGET', KEYS[1], 'chal', 'poll', 'interval', 'short')\n"
     "if redis.call('EXISTS', KEYS[1]) == 0 then return {'nopre'} end\n"
     "if not p[1] then return {'nochal'} end\n"
     "local ck = ARGV[1] .. p[1]\n"
@@ -65,12 +67,17 @@ static const char status_lua[] =
     "local iv = tonumber(p[3] or ARGV[4])\n"
     "local slow = 0\n"
     "if ARGV[3] == '1' then\n"
-    "  if p[2] and st == 'pending' and now - tonumber(p[2]) < iv - 1 then\n"
+    "  local short = 0\n"
+    "  if p[2] and st == 'pending' and now - tonumber(p[2]) < iv then\n"
+    "    short = tonumber(p[4] or '0') + 1\n"
+    "  end\n"
+    "  if short >= 2 then\n"
     "    slow = 1\n"
+    "    short = 0\n"
     "    iv = math.min(iv + 1, 10)\n"
     "    redis.call('HSET', KEYS[1], 'interval', iv)\n"
     "  end\n"
-    "  redis.call('HSET', KEYS[1], 'poll', now)\n"
+    "  redis.call('HSET', KEYS[1], 'poll', now, 'short', short)\n"
     "end\n"
     "return {st, math.max(exp - now, 0), c[3] or '', iv, slow}\n";
 
@@ -124,7 +131,8 @@ static const char logout_lua[] =
     "end\n"
     "return {'ok', n}\n";
 
-/* KEYS: nonce, pending   ARGV: chprefix, now, nonce_ttl
+/* KEYS: nonce, pending   ARGV: chprefix, now, nonce_ttl, check_nonce(0/1: long-poll rounds
+ * after the first do not count the nonce again)
  * -> {'replay'} | {'none'} | {'ok', id, mode, code_enc, expires_in, ip, browser, time} */
 static const char pending_lua[] =
     "if ARGV[4] == '1' then\n"

@@ -301,6 +301,8 @@ def test_slow_down(server, nacl_customer):
     b.start(nacl_customer)
     first = b.status(respect_interval=False)
     assert first["status"] == "authorization_pending"
+    # one short gap may be rounding (times are whole seconds); two in a row are not
+    b.status(respect_interval=False)
     second = b.status(respect_interval=False)
     assert second["status"] == "slow_down", second
     assert second["interval"] > first["interval"], (first, second)

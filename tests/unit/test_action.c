@@ -277,6 +277,21 @@ START_TEST(protect_redis_down_fails_closed)
 }
 END_TEST
 
+START_TEST(redis_error_reply_is_unavailable_not_logout)
+{
+    fg_arena_t *ar = fg_arena_new();
+    fg_action_t *a = protect_with_session(ar, NULL);
+    feed(a, 1, r_err("LOADING Redis is loading the dataset in memory"));
+    ck_assert_int_eq(fg_action_step(a), FG_STEP_DONE);
+    const fg_response_t *resp = fg_action_response(a);
+    ck_assert_int_eq(resp->status, 503);
+    ck_assert_ptr_null(header(resp, "Set-Cookie")); /* the session survives the restart */
+    ck_assert_ptr_null(header(resp, "Location"));
+    fg_action_free(a);
+    fg_arena_free(ar);
+}
+END_TEST
+
 START_TEST(forged_session_cookie_never_reaches_redis)
 {
     fg_request_t r = req("GET", "/portal/");
@@ -414,7 +429,8 @@ static const char *login_fail_body(fg_arena_t *ar, const char *customer, fg_repl
     for (size_t i = 0; i < ncmds(a); i++) {
         incr += strcmp(cmd_arg(a, i, 0), "INCR") == 0;
     }
-    ck_assert_int_ge(incr, 1);
+    ck_assert_int_ge(incr, 2); /* the account (known or not) and the address */
+    ck_assert_str_eq(cmd_arg(a, 0, 1), "freigabe:{1234567890}:fail");
     feed(a, 1, r_int(1));
     ck_assert_int_eq(fg_action_step(a), FG_STEP_DONE);
     const fg_response_t *resp = fg_action_response(a);
@@ -447,6 +463,27 @@ START_TEST(login_throttled_before_hashing)
     ck_assert_int_eq(fg_action_step(a), FG_STEP_DONE);
     ck_assert_int_eq(fg_action_response(a)->status, 429);
     ck_assert_ptr_nonnull(header(fg_action_response(a), "Retry-After"));
+    fg_action_free(a);
+    fg_arena_free(ar);
+}
+END_TEST
+
+START_TEST(login_rehash_refused_still_logs_in)
+{
+    fg_arena_t *ar = fg_arena_new();
+    static char old[crypto_pwhash_STRBYTES]; /* stronger limits than configured: rehash */
+    ck_assert_int_eq(crypto_pwhash_str(old, "geheim", 6, 2, 131072), 0);
+    fg_action_t *a = login_post(ar, "1234567890", "geheim", "CSRFTOKEN1234567890", NULL);
+    ck_assert_int_eq(fg_action_step(a), FG_STEP_REDIS);
+    feed(a, 4, r_arr(3, "Erika", old, "0"), r_nil(), r_nil(), r_int(1));
+    ck_assert_int_eq(fg_action_step(a), FG_STEP_HASH);
+    fg_hash_job_run(fg_action_hash_job(a));
+    ck_assert_int_eq(fg_action_step(a), FG_STEP_HASH); /* the rehash */
+    fg_action_hash_refused(a, FG_ERR_BUSY);
+    ck_assert_int_eq(fg_action_step(a), FG_STEP_REDIS);
+    feed(a, 4, r_int(1), r_int(2), r_int(1), r_int(1));
+    ck_assert_int_eq(fg_action_step(a), FG_STEP_DONE);
+    ck_assert_int_eq(fg_action_response(a)->status, 303);
     fg_action_free(a);
     fg_arena_free(ar);
 }
@@ -781,7 +818,9 @@ int main(void)
     tcase_add_test(tc, protect_valid_session_grants_identity);
     tcase_add_test(tc, protect_revoked_session_is_denied);
     tcase_add_test(tc, protect_redis_down_fails_closed);
+    tcase_add_test(tc, redis_error_reply_is_unavailable_not_logout);
     tcase_add_test(tc, forged_session_cookie_never_reaches_redis);
+    tcase_add_test(tc, login_rehash_refused_still_logs_in);
     tcase_add_test(tc, noscript_is_retried_with_eval);
     tcase_add_test(tc, login_get_sets_csrf_cookie);
     tcase_add_test(tc, login_success_goes_to_approve);

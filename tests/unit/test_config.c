@@ -613,6 +613,21 @@ END_TEST
 
 /* ---------------------------------------------------------------- versions */
 
+START_TEST(redis_url_redacted_for_logs)
+{
+    char buf[128];
+    ck_assert_str_eq(fg_redis_url_redact("redis://app:s3cret@db.example:6380/2", buf, sizeof buf),
+                     "redis://***@db.example:6380/2");
+    ck_assert_str_eq(fg_redis_url_redact("redis://:s3cret@db:6379", buf, sizeof buf),
+                     "redis://***@db:6379");
+    ck_assert_str_eq(fg_redis_url_redact("redis://127.0.0.1:6379/0", buf, sizeof buf),
+                     "redis://127.0.0.1:6379/0");
+    ck_assert_str_eq(fg_redis_url_redact("unix:/run/redis.sock?db=1", buf, sizeof buf),
+                     "unix:/run/redis.sock?db=1");
+    ck_assert_ptr_null(strstr(fg_redis_url_redact("redis://u:p@h/0", buf, 8), "p@"));
+}
+END_TEST
+
 START_TEST(version_cmp)
 {
     ck_assert_int_eq(fg_version_cmp("2.4.0", "2.4.0"), 0);
@@ -658,6 +673,7 @@ static Suite *config_suite(void)
     tcase_add_test(t, finalize_bad_key_file);
     tcase_add_test(t, finalize_cross_checks);
     tcase_add_test(t, version_cmp);
+    tcase_add_test(t, redis_url_redacted_for_logs);
     suite_add_tcase(s, t);
     return s;
 }
