@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# demo.sh - the README's demo: Redis, the demo portal and Apache with mod_freigabe, a demo customer and app.
+# demo.sh - the README's demo: Redis, the demo portal behind Apache (mod_freigabe) and nginx (ngx_http_freigabe_module), a demo customer and app.
 #
-# Ports (loopback only), overridable: FG_DEMO_APACHE_PORT (8080), FG_DEMO_PORTAL_PORT (8090),
-# FG_DEMO_REDIS_PORT (6390). FG_DEMO_SKIP_BUILD=1 skips install-deps + build.
+# Ports (loopback only), overridable: FG_DEMO_APACHE_PORT (8080), FG_DEMO_NGINX_PORT (8081),
+# FG_DEMO_PORTAL_PORT (8090), FG_DEMO_REDIS_PORT (6390). FG_DEMO_SKIP_BUILD=1 skips install-deps + build.
 # Runs in the foreground until Ctrl-C, which stops everything it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 
 APACHE_PORT=${FG_DEMO_APACHE_PORT:-8080}
+NGINX_PORT=${FG_DEMO_NGINX_PORT:-8081}
 PORTAL_PORT=${FG_DEMO_PORTAL_PORT:-8090}
 REDIS_PORT=${FG_DEMO_REDIS_PORT:-6390}
 CUSTOMER=1234567890
@@ -22,7 +23,7 @@ if [ "${FG_DEMO_SKIP_BUILD:-0}" != 1 ]; then
   bash scripts/build.sh
 fi
 
-for p in "$APACHE_PORT" "$PORTAL_PORT" "$REDIS_PORT"; do
+for p in "$APACHE_PORT" "$NGINX_PORT" "$PORTAL_PORT" "$REDIS_PORT"; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
     echo "demo.sh: port $p is already in use (set FG_DEMO_*_PORT)" >&2
     exit 1
@@ -31,10 +32,10 @@ done
 
 DIR=$(mktemp -d /tmp/freigabe-demo.XXXXXX)
 chmod 755 "$DIR"
-mkdir -p "$DIR/apache" "$DIR/redis" "$DIR/app"
-chmod 755 "$DIR/apache"
+mkdir -p "$DIR/apache" "$DIR/nginx" "$DIR/redis" "$DIR/app"
+chmod 755 "$DIR/apache" "$DIR/nginx"
 REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
-REDIS_PID="" PORTAL_PID="" APACHE_PID="" CONF=""
+REDIS_PID="" PORTAL_PID="" APACHE_PID="" NGINX_PID="" CONF="" NGINX_CONF=""
 
 cleanup() {
   trap - EXIT INT TERM
@@ -44,6 +45,7 @@ cleanup() {
     /usr/sbin/apache2 -f "$CONF" -k stop >/dev/null 2>&1 || kill "$APACHE_PID" 2>/dev/null || true
     wait "$APACHE_PID" 2>/dev/null || true
   fi
+  if [ -n "$NGINX_PID" ]; then kill "$NGINX_PID" 2>/dev/null || true; wait "$NGINX_PID" 2>/dev/null || true; fi
   if [ -n "$PORTAL_PID" ]; then kill "$PORTAL_PID" 2>/dev/null || true; wait "$PORTAL_PID" 2>/dev/null || true; fi
   if [ -n "$REDIS_PID" ]; then kill "$REDIS_PID" 2>/dev/null || true; wait "$REDIS_PID" 2>/dev/null || true; fi
   echo "demo.sh: stopped (logs kept in $DIR)"
@@ -81,6 +83,16 @@ if ! wait_port "$APACHE_PORT" apache2; then
   exit 1
 fi
 
+NGINX_CONF=$($PY tests/integration/fgtest.py conf --kind nginx --dir "$DIR/nginx" \
+  --port "$NGINX_PORT" --upstream-port "$PORTAL_PORT" --redis "$REDIS_URL" \
+  --key-file "$DIR/freigabe.key")
+/usr/sbin/nginx -p "$DIR/nginx/" -c "$NGINX_CONF" >"$DIR/nginx/stdout.log" 2>&1 &
+NGINX_PID=$!
+if ! wait_port "$NGINX_PORT" nginx; then
+  tail -n 30 "$DIR/nginx/error_log" "$DIR/nginx/stdout.log" >&2 || true
+  exit 1
+fi
+
 printf '%s\n' "$PASSWORD" | tools/freigabectl --redis "$REDIS_URL" user add "$CUSTOMER" \
   --name "$NAME" --password-stdin >/dev/null
 CODE=$(tools/freigabectl --redis "$REDIS_URL" device activate "$CUSTOMER" | head -n 1)
@@ -91,20 +103,23 @@ cat <<MSG
 
   Freigabe demo is running.
 
-  1. Open   http://127.0.0.1:$APACHE_PORT/portal/
+  1. Open   http://127.0.0.1:$APACHE_PORT/portal/   (Apache with mod_freigabe)
+     or      http://127.0.0.1:$NGINX_PORT/portal/   (nginx with the Freigabe module)
      Versicherungsnummer: $CUSTOMER     Passwort: $PASSWORD
+     Both protect the same portal and share Redis and the key file: a session
+     started on one is valid on the other, "Abmelden" on one ends it on both.
 
   2. Approve in a second terminal (the "smartphone"; App-PIN: $PIN):
      cd $ROOT && ${APP[*]} watch
 
-  Logs: $DIR/apache/error_log, $DIR/portal.log, $DIR/redis/redis.log
-  Ctrl-C stops Redis, the portal and Apache.
+  Logs: $DIR/apache/error_log, $DIR/nginx/error_log, $DIR/portal.log, $DIR/redis/redis.log
+  Ctrl-C stops Redis, the portal, Apache and nginx.
 
 MSG
 
 # Run until Ctrl-C or until one of the servers dies.
 while kill -0 "$REDIS_PID" 2>/dev/null && kill -0 "$PORTAL_PID" 2>/dev/null \
-      && kill -0 "$APACHE_PID" 2>/dev/null; do
+      && kill -0 "$APACHE_PID" 2>/dev/null && kill -0 "$NGINX_PID" 2>/dev/null; do
   sleep 1
 done
 echo "demo.sh: a server exited unexpectedly; see the logs in $DIR" >&2
