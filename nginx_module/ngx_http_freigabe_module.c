@@ -9,11 +9,33 @@ typedef struct {
     ngx_str_t thread_pool_name;
     ngx_thread_pool_t *thread_pool;
     ngx_http_freigabe_redis_t *redis;
+    ngx_msec_t session_recheck;             /* 0: ask Redis on every request */
+    fg_session_cache_t cache;               /* the shared-memory session cache */
+    void *cache_zone_data;                  /* ngx_http_freigabe_cache_t */
 } ngx_http_freigabe_loc_conf_t;
 
 typedef struct {
     ngx_array_t redis;                      /* of ngx_http_freigabe_redis_t * */
+    ngx_shm_zone_t *cache_zone;             /* session checks, shared by the workers */
 } ngx_http_freigabe_main_conf_t;
+
+/* The session-check cache: a fixed, direct-mapped table in shared memory. Entries are
+ * small and short-lived, so a colliding session simply evicts another (which then asks
+ * Redis again); no allocation happens at request time. */
+#define NGX_HTTP_FREIGABE_CACHE_ENTRIES 8192
+#define NGX_HTTP_FREIGABE_CACHE_VALUE 240
+
+typedef struct {
+    u_char key[64];
+    time_t stamp;
+    u_short len;
+    u_char value[NGX_HTTP_FREIGABE_CACHE_VALUE];
+} ngx_http_freigabe_cache_entry_t;
+
+typedef struct {
+    ngx_slab_pool_t *shpool;
+    ngx_http_freigabe_cache_entry_t *entries;
+} ngx_http_freigabe_cache_t;
 
 typedef struct {
     ngx_http_freigabe_op_t *op;             /* in flight, or NULL */
@@ -64,6 +86,9 @@ static ngx_command_t ngx_http_freigabe_commands[] = {
     { ngx_string("freigabe_thread_pool"), NGX_HTTP_FREIGABE_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_str_slot, NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_freigabe_loc_conf_t, thread_pool_name), NULL },
+    { ngx_string("freigabe_session_recheck"), NGX_HTTP_FREIGABE_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot, NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_freigabe_loc_conf_t, session_recheck), NULL },
     NGX_HTTP_FREIGABE_DIRECTIVE("redis", NGX_CONF_TAKE1),
     NGX_HTTP_FREIGABE_DIRECTIVE("key_file", NGX_CONF_TAKE1),
     NGX_HTTP_FREIGABE_DIRECTIVE("prefix", NGX_CONF_TAKE1),
@@ -221,6 +246,7 @@ ngx_http_freigabe_create_loc_conf(ngx_conf_t *cf)
     }
     flcf->enable = NGX_CONF_UNSET;
     flcf->endpoints = NGX_CONF_UNSET;
+    flcf->session_recheck = NGX_CONF_UNSET_MSEC;
     return flcf;
 }
 
@@ -295,6 +321,131 @@ ngx_http_freigabe_redis_get(ngx_conf_t *cf, fg_config_t *fg)
     return rd;
 }
 
+/* ---- the session-check cache (engine decides, nginx stores) */
+
+static ngx_http_freigabe_cache_entry_t *
+ngx_http_freigabe_cache_slot(ngx_http_freigabe_cache_t *c, const char *key, size_t *klen)
+{
+    *klen = ngx_strlen(key);
+    if (*klen > sizeof(c->entries[0].key)) {
+        *klen = sizeof(c->entries[0].key);
+    }
+    return &c->entries[ngx_crc32_short((u_char *) key, *klen)
+                       % NGX_HTTP_FREIGABE_CACHE_ENTRIES];
+}
+
+static int
+ngx_http_freigabe_cache_get(void *ud, const char *key, char *buf, size_t max, int64_t now)
+{
+    ngx_http_freigabe_loc_conf_t *flcf = ud;
+    ngx_http_freigabe_cache_t *c = flcf->cache_zone_data;
+    ngx_http_freigabe_cache_entry_t *e;
+    size_t klen;
+    int n = -1;
+
+    e = ngx_http_freigabe_cache_slot(c, key, &klen);
+    ngx_shmtx_lock(&c->shpool->mutex);
+    if (ngx_memcmp(e->key, key, klen) == 0 && e->len <= max
+        && now - e->stamp < (time_t) (flcf->session_recheck / 1000))
+    {
+        ngx_memcpy(buf, e->value, e->len);
+        n = e->len;
+    }
+    ngx_shmtx_unlock(&c->shpool->mutex);
+    return n;
+}
+
+static void
+ngx_http_freigabe_cache_put(void *ud, const char *key, const char *value, size_t len,
+    int64_t now)
+{
+    ngx_http_freigabe_loc_conf_t *flcf = ud;
+    ngx_http_freigabe_cache_t *c = flcf->cache_zone_data;
+    ngx_http_freigabe_cache_entry_t *e;
+    size_t klen;
+
+    if (len > NGX_HTTP_FREIGABE_CACHE_VALUE) {
+        return; /* an unusually long name: simply not cached */
+    }
+    e = ngx_http_freigabe_cache_slot(c, key, &klen);
+    ngx_shmtx_lock(&c->shpool->mutex);
+    ngx_memzero(e->key, sizeof(e->key));
+    ngx_memcpy(e->key, key, klen);
+    ngx_memcpy(e->value, value, len);
+    e->len = (u_short) len;
+    e->stamp = (time_t) now;
+    ngx_shmtx_unlock(&c->shpool->mutex);
+}
+
+static void
+ngx_http_freigabe_cache_del(void *ud, const char *key)
+{
+    ngx_http_freigabe_loc_conf_t *flcf = ud;
+    ngx_http_freigabe_cache_t *c = flcf->cache_zone_data;
+    ngx_http_freigabe_cache_entry_t *e;
+    size_t klen;
+
+    e = ngx_http_freigabe_cache_slot(c, key, &klen);
+    ngx_shmtx_lock(&c->shpool->mutex);
+    if (ngx_memcmp(e->key, key, klen) == 0) {
+        ngx_memzero(e->key, sizeof(e->key));
+    }
+    ngx_shmtx_unlock(&c->shpool->mutex);
+}
+
+static ngx_int_t
+ngx_http_freigabe_cache_init_zone(ngx_shm_zone_t *zone, void *data)
+{
+    ngx_http_freigabe_cache_t *c = zone->data, *old = data;
+    ngx_slab_pool_t *shpool = (ngx_slab_pool_t *) zone->shm.addr;
+
+    c->shpool = shpool;
+    if (old != NULL) {
+        c->entries = old->entries; /* reload: keep what the workers knew */
+        return NGX_OK;
+    }
+    if (zone->shm.exists) {
+        c->entries = shpool->data;
+        return NGX_OK;
+    }
+    c->entries = ngx_slab_calloc(shpool, sizeof(ngx_http_freigabe_cache_entry_t)
+                                         * NGX_HTTP_FREIGABE_CACHE_ENTRIES);
+    if (c->entries == NULL) {
+        return NGX_ERROR;
+    }
+    shpool->data = c->entries;
+    return NGX_OK;
+}
+
+/* One zone for the whole http block, made the first time a location wants it. */
+static ngx_shm_zone_t *
+ngx_http_freigabe_cache_zone(ngx_conf_t *cf)
+{
+    static ngx_str_t name = ngx_string("freigabe_sessions");
+    ngx_http_freigabe_main_conf_t *fmcf;
+    ngx_http_freigabe_cache_t *c;
+    ngx_shm_zone_t *zone;
+
+    fmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_freigabe_module);
+    if (fmcf->cache_zone != NULL) {
+        return fmcf->cache_zone;
+    }
+    c = ngx_pcalloc(cf->pool, sizeof(*c));
+    if (c == NULL) {
+        return NULL;
+    }
+    zone = ngx_shared_memory_add(cf, &name, sizeof(ngx_http_freigabe_cache_entry_t)
+                                 * NGX_HTTP_FREIGABE_CACHE_ENTRIES + 16 * ngx_pagesize,
+                                 &ngx_http_freigabe_module);
+    if (zone == NULL) {
+        return NULL;
+    }
+    zone->init = ngx_http_freigabe_cache_init_zone;
+    zone->data = c;
+    fmcf->cache_zone = zone;
+    return zone;
+}
+
 static char *
 ngx_http_freigabe_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 {
@@ -304,6 +455,7 @@ ngx_http_freigabe_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->enable, prev->enable, 0);
     ngx_conf_merge_value(conf->endpoints, prev->endpoints, 0);
     ngx_conf_merge_str_value(conf->thread_pool_name, prev->thread_pool_name, "default");
+    ngx_conf_merge_msec_value(conf->session_recheck, prev->session_recheck, 0);
     conf->raw = ngx_http_freigabe_config_keep(cf, fg_config_merge(prev->raw, conf->raw));
     if (conf->raw == NULL) {
         return NGX_CONF_ERROR;
@@ -325,6 +477,21 @@ ngx_http_freigabe_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
     conf->thread_pool = ngx_thread_pool_add(cf, &conf->thread_pool_name);
     if (conf->thread_pool == NULL) {
+        return NGX_CONF_ERROR;
+    }
+    if (conf->session_recheck >= 1000) {
+        ngx_shm_zone_t *zone = ngx_http_freigabe_cache_zone(cf);
+        if (zone == NULL) {
+            return NGX_CONF_ERROR;
+        }
+        conf->cache_zone_data = zone->data;
+        conf->cache.get = ngx_http_freigabe_cache_get;
+        conf->cache.put = ngx_http_freigabe_cache_put;
+        conf->cache.del = ngx_http_freigabe_cache_del;
+        conf->cache.ud = conf;
+    } else if (conf->session_recheck != 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "freigabe_session_recheck: 0 (always ask Redis) or at least 1s");
         return NGX_CONF_ERROR;
     }
     return NGX_CONF_OK;
@@ -694,6 +861,9 @@ ngx_http_freigabe_op_new(ngx_http_request_t *r, ngx_http_freigabe_loc_conf_t *fl
     op->pool = flcf->thread_pool;
     op->log = r->connection->log;
     fg_action_set_log(op->action, ngx_http_freigabe_log_sink, r->connection->log);
+    if (flcf->cache_zone_data != NULL) {
+        fg_action_set_session_cache(op->action, &flcf->cache);
+    }
     ctx->op = op;
     cln->handler = ngx_http_freigabe_request_gone;
     cln->data = ctx;
@@ -1065,6 +1235,9 @@ ngx_http_freigabe_body_read(ngx_http_request_t *r)
         return;
     }
     fg_action_set_log(op->action, ngx_http_freigabe_log_sink, r->connection->log);
+    if (flcf->cache_zone_data != NULL) {
+        fg_action_set_session_cache(op->action, &flcf->cache);
+    }
     op->done = ngx_http_freigabe_endpoint_done;
     r->read_event_handler = ngx_http_test_reading; /* an app that hangs up a long poll */
     ngx_http_freigabe_op_run(op);

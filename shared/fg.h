@@ -229,6 +229,26 @@ fg_action_t *fg_action_new(const fg_config_t *cfg, fg_kind_t kind, const fg_requ
 void fg_action_free(fg_action_t *a);
 void fg_action_set_log(fg_action_t *a, fg_log_fn fn, void *ud);
 
+/* A host-provided memory store for session checks (no I/O). With one installed, a
+ * protected request whose session was confirmed by Redis less than the host's recheck
+ * interval ago is granted from memory: revocation and logouts on other frontends then
+ * take effect within that interval. The engine decides what is kept and under which key
+ * (the session's opaque id); the host only stores bytes. */
+typedef struct {
+    /* Copies the entry for key into buf (at most max bytes) and returns its length, or
+     * -1 when there is none or it is older than the recheck interval. */
+    int (*get)(void *ud, const char *key, char *buf, size_t max, int64_t now);
+    /* Stores value under key, stamped with now (too long a value may be dropped). */
+    void (*put)(void *ud, const char *key, const char *value, size_t len, int64_t now);
+    /* Forgets key (after a logout through this host). */
+    void (*del)(void *ud, const char *key);
+    void *ud;
+} fg_session_cache_t;
+
+/* Installs a session cache for this action (PROTECT and logout use it); the struct must
+ * outlive the action. Without one, every check asks Redis. */
+void fg_action_set_session_cache(fg_action_t *a, const fg_session_cache_t *cache);
+
 /* Advances the state machine until it needs the host. */
 fg_step_t fg_action_step(fg_action_t *a);
 

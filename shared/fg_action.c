@@ -656,6 +656,11 @@ void fg_action_free(fg_action_t *a)
     fg_arena_free(a->arena);
 }
 
+void fg_action_set_session_cache(fg_action_t *a, const fg_session_cache_t *cache)
+{
+    a->cache = cache;
+}
+
 void fg_action_set_log(fg_action_t *a, fg_log_fn fn, void *ud)
 {
     a->log = fn;

@@ -48,6 +48,7 @@ struct fg_action {
     fg_request_t req;
     fg_log_fn log;
     void *log_ud;
+    const fg_session_cache_t *cache;   /* optional, host memory */
 
     fg_handler_fn handler;
     int state;       /* handler-specific */

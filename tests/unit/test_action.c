@@ -292,6 +292,73 @@ START_TEST(redis_error_reply_is_unavailable_not_logout)
 }
 END_TEST
 
+/* a one-entry session cache, as a host would provide it */
+static char cache_key[128], cache_val[512];
+static size_t cache_len;
+static int64_t cache_stamp;
+static int cache_get(void *ud, const char *key, char *buf, size_t max, int64_t now)
+{
+    if (strcmp(key, cache_key) != 0 || now - cache_stamp >= 5 || cache_len > max) {
+        return -1;
+    }
+    memcpy(buf, cache_val, cache_len);
+    return (int)cache_len;
+}
+static void cache_put(void *ud, const char *key, const char *v, size_t len, int64_t now)
+{
+    snprintf(cache_key, sizeof cache_key, "%s", key);
+    memcpy(cache_val, v, len);
+    cache_len = len;
+    cache_stamp = now;
+}
+static void cache_del(void *ud, const char *key)
+{
+    if (strcmp(key, cache_key) == 0) {
+        cache_key[0] = '\0';
+    }
+}
+static const fg_session_cache_t test_cache = {cache_get, cache_put, cache_del, NULL};
+
+START_TEST(session_cache_spares_redis_within_recheck)
+{
+    fg_arena_t *ar = fg_arena_new();
+    cache_key[0] = '\0';
+    fg_action_t *a = protect_with_session(ar, NULL);
+    fg_action_free(a);
+    /* first check: Redis confirms, the cache remembers */
+    fg_request_t r = req("GET", "/portal/");
+    const char *tok = seal(ar, "session", "v1\n1234567890\nSESSIONTOKEN\n1767225000");
+    r.cookie = fg_arena_printf(ar, "freigabe=%s", tok);
+    a = fg_action_new(cfg, FG_KIND_PROTECT, &r);
+    fg_action_set_session_cache(a, &test_cache);
+    ck_assert_int_eq(fg_action_step(a), FG_STEP_REDIS);
+    feed(a, 1, r_arr(4, "ok", "Erika M\xc3\xbcller", "1767225100", "900"));
+    ck_assert_int_eq(fg_action_step(a), FG_STEP_DONE);
+    ck_assert_int_eq(fg_action_response(a)->decision, FG_GRANTED);
+    fg_action_free(a);
+    /* second check 2 s later: no Redis, same identity */
+    r.now = NOW + 2;
+    a = fg_action_new(cfg, FG_KIND_PROTECT, &r);
+    fg_action_set_session_cache(a, &test_cache);
+    ck_assert_int_eq(fg_action_step(a), FG_STEP_DONE);
+    ck_assert_int_eq(fg_action_response(a)->decision, FG_GRANTED);
+    ck_assert_str_eq(upstream(fg_action_response(a), "X-Freigabe-Name"), "Erika%20M%C3%BCller");
+    ck_assert_str_eq(upstream(fg_action_response(a), "X-Freigabe-Auth-Time"), "1767225100");
+    fg_action_free(a);
+    /* after the recheck interval Redis is asked again, and a revoked session is denied */
+    r.now = NOW + 6;
+    a = fg_action_new(cfg, FG_KIND_PROTECT, &r);
+    fg_action_set_session_cache(a, &test_cache);
+    ck_assert_int_eq(fg_action_step(a), FG_STEP_REDIS);
+    feed(a, 1, r_arr(1, "none"));
+    ck_assert_int_eq(fg_action_step(a), FG_STEP_DONE);
+    ck_assert_int_ne(fg_action_response(a)->decision, FG_GRANTED);
+    ck_assert_str_eq(cache_key, "");
+    fg_action_free(a);
+    fg_arena_free(ar);
+}
+END_TEST
+
 START_TEST(forged_session_cookie_never_reaches_redis)
 {
     fg_request_t r = req("GET", "/portal/");
@@ -820,6 +887,7 @@ int main(void)
     tcase_add_test(tc, protect_redis_down_fails_closed);
     tcase_add_test(tc, redis_error_reply_is_unavailable_not_logout);
     tcase_add_test(tc, forged_session_cookie_never_reaches_redis);
+    tcase_add_test(tc, session_cache_spares_redis_within_recheck);
     tcase_add_test(tc, login_rehash_refused_still_logs_in);
     tcase_add_test(tc, noscript_is_retried_with_eval);
     tcase_add_test(tc, login_get_sets_csrf_cookie);
