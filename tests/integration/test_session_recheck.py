@@ -1,0 +1,82 @@
+"""nginx's freigabe_session_recheck: sessions confirmed by Redis are trusted from shared
+memory for the interval; revocations elsewhere land within it, a logout here at once."""
+import time
+
+import pytest
+
+import fgtest
+from fgtest import Browser
+
+pytestmark = pytest.mark.skipif("nginx" not in fgtest.SERVER_KINDS, reason="nginx not tested")
+
+
+@pytest.fixture
+def recheck_server(key_file, upstream):
+    r = fgtest.Redis().start()
+    srv = fgtest.Server("nginx", "main", r, key_file, upstream.port,
+                        options={"session_recheck": "3s"})
+    try:
+        srv.start()
+    except Exception as e:
+        r.stop()
+        pytest.fail("nginx with freigabe_session_recheck failed to start:\n%s" % e)
+    yield srv
+    srv.stop()
+    r.stop()
+
+
+def _api(b):
+    return b.get("/portal/api/echo", headers={"Accept": "application/json"},
+                 allow_redirects=False)
+
+
+def test_revocation_lands_within_the_interval(recheck_server):
+    srv = recheck_server
+    cust = fgtest.create_customer(srv, "Erika Müller", app="cli")
+    b = Browser(srv)
+    b.login_fully(cust)
+    assert _api(b).status_code == 200
+    fgtest.Ctl(srv.redis.url).session_revoke_all(cust.number)
+    t0 = time.time()
+    while _api(b).status_code == 200:
+        assert time.time() - t0 < 5, "revoked session still accepted after 5 s (recheck 3 s)"
+        time.sleep(0.2)
+    assert _api(b).status_code == 401
+
+
+def test_cached_sessions_survive_a_redis_outage_only_for_the_interval(recheck_server):
+    srv = recheck_server
+    cust = fgtest.create_customer(srv, "Erika Müller", app="cli")
+    b = Browser(srv)
+    b.login_fully(cust)
+    assert _api(b).status_code == 200
+    srv.redis.stop()
+    try:
+        t0 = time.time()
+        codes = set()
+        while time.time() - t0 < 5:
+            codes.add(_api(b).status_code)
+            time.sleep(0.3)
+        # within the interval the memory answers; after it the check fails closed
+        assert _api(b).status_code == 503, codes
+    finally:
+        srv.redis.start()
+
+
+def test_logout_through_this_server_is_immediate(recheck_server):
+    srv = recheck_server
+    cust = fgtest.create_customer(srv, "Erika Müller", app="cli")
+    b = Browser(srv)
+    b.login_fully(cust)
+    assert _api(b).status_code == 200
+    old = b.session_cookie
+    r = b.logout()
+    assert r.status_code in (200, 303), r.status_code
+    b.s.cookies.set(fgtest.SESSION_COOKIE, old, domain="127.0.0.1", path="/")
+    assert _api(b).status_code == 401
+
+
+def test_recheck_below_a_second_is_refused():
+    rc, out = fgtest.NginxKind.configtest({"key_file": "/nonexistent", "session_recheck": "500ms"})
+    assert rc != 0
+    assert "freigabe_" in out
