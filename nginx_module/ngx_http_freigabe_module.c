@@ -6,6 +6,7 @@ typedef struct {
     fg_config_t *fg;                        /* merged and finalized, when used */
     ngx_flag_t enable;                      /* freigabe on */
     ngx_flag_t endpoints;                   /* freigabe_endpoints */
+    ngx_flag_t check;                       /* freigabe_check (auth_request target) */
     ngx_str_t thread_pool_name;
     ngx_thread_pool_t *thread_pool;
     ngx_http_freigabe_redis_t *redis;
@@ -64,6 +65,7 @@ static ngx_uint_t ngx_http_freigabe_hashing; /* Argon2id jobs of this worker */
 
 static char *ngx_http_freigabe_set(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_http_freigabe_endpoints(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static char *ngx_http_freigabe_check(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static ngx_int_t ngx_http_freigabe_preconf(ngx_conf_t *cf);
 static ngx_int_t ngx_http_freigabe_init(ngx_conf_t *cf);
 static void *ngx_http_freigabe_create_main_conf(ngx_conf_t *cf);
@@ -83,6 +85,8 @@ static ngx_command_t ngx_http_freigabe_commands[] = {
       offsetof(ngx_http_freigabe_loc_conf_t, enable), NULL },
     { ngx_string("freigabe_endpoints"), NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_freigabe_endpoints, NGX_HTTP_LOC_CONF_OFFSET, 0, NULL },
+    { ngx_string("freigabe_check"), NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_freigabe_check, NGX_HTTP_LOC_CONF_OFFSET, 0, NULL },
     { ngx_string("freigabe_thread_pool"), NGX_HTTP_FREIGABE_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_str_slot, NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_freigabe_loc_conf_t, thread_pool_name), NULL },
@@ -116,6 +120,7 @@ static ngx_command_t ngx_http_freigabe_commands[] = {
     NGX_HTTP_FREIGABE_DIRECTIVE("challenge_max", NGX_CONF_TAKE1),
     NGX_HTTP_FREIGABE_DIRECTIVE("notme_cooldown", NGX_CONF_TAKE1),
     NGX_HTTP_FREIGABE_DIRECTIVE("poll_interval", NGX_CONF_TAKE1),
+    NGX_HTTP_FREIGABE_DIRECTIVE("branding_dir", NGX_CONF_TAKE1),
     ngx_null_command
 };
 
@@ -216,6 +221,23 @@ ngx_http_freigabe_endpoints(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     return NGX_CONF_OK;
 }
 
+static ngx_int_t ngx_http_freigabe_check_handler(ngx_http_request_t *r);
+
+/* A location answering 204 (valid session, identity in the response headers) or 401:
+ * the target of auth_request. nginx runs no access handlers for subrequests, so
+ * "freigabe on" cannot serve there. */
+static char *
+ngx_http_freigabe_check(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_freigabe_loc_conf_t *flcf = conf;
+    ngx_http_core_loc_conf_t *clcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_freigabe_check_handler;
+    flcf->check = 1;
+    return NGX_CONF_OK;
+}
+
 static void *
 ngx_http_freigabe_create_main_conf(ngx_conf_t *cf)
 {
@@ -246,6 +268,7 @@ ngx_http_freigabe_create_loc_conf(ngx_conf_t *cf)
     }
     flcf->enable = NGX_CONF_UNSET;
     flcf->endpoints = NGX_CONF_UNSET;
+    flcf->check = NGX_CONF_UNSET;
     flcf->session_recheck = NGX_CONF_UNSET_MSEC;
     return flcf;
 }
@@ -454,13 +477,14 @@ ngx_http_freigabe_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_value(conf->enable, prev->enable, 0);
     ngx_conf_merge_value(conf->endpoints, prev->endpoints, 0);
+    ngx_conf_merge_value(conf->check, prev->check, 0);
     ngx_conf_merge_str_value(conf->thread_pool_name, prev->thread_pool_name, "default");
     ngx_conf_merge_msec_value(conf->session_recheck, prev->session_recheck, 0);
     conf->raw = ngx_http_freigabe_config_keep(cf, fg_config_merge(prev->raw, conf->raw));
     if (conf->raw == NULL) {
         return NGX_CONF_ERROR;
     }
-    if (!conf->enable && !conf->endpoints) {
+    if (!conf->enable && !conf->endpoints && !conf->check) {
         return NGX_CONF_OK;
     }
     conf->fg = ngx_http_freigabe_config_keep(cf, fg_config_merge(conf->raw, NULL));
@@ -1086,12 +1110,6 @@ ngx_http_freigabe_protect_result(ngx_http_request_t *r, ngx_http_freigabe_loc_co
         return rc == NGX_OK ? NGX_OK : NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
     ctx->op = NULL;
-    if (r != r->main) {
-        /* auth_request and friends: 401 denies, anything else (503) is an error there */
-        rc = resp->status == 503 ? NGX_HTTP_SERVICE_UNAVAILABLE : NGX_HTTP_UNAUTHORIZED;
-        ngx_http_freigabe_op_free(op);
-        return rc;
-    }
     /* an unread body must not be taken for the next request on this connection */
     if (ngx_http_discard_request_body(r) != NGX_OK) {
         r->keepalive = 0;
@@ -1260,6 +1278,75 @@ ngx_http_freigabe_endpoint_handler(ngx_http_request_t *r)
     rc = ngx_http_read_client_request_body(r, ngx_http_freigabe_body_read);
     if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
         return rc;
+    }
+    return NGX_DONE;
+}
+
+/* freigabe_check: the protect decision as a status: 204 + identity headers, 401, 503. */
+static void
+ngx_http_freigabe_check_done(ngx_http_freigabe_op_t *op)
+{
+    ngx_http_request_t *r = op->request;
+    ngx_http_freigabe_ctx_t *ctx = op->ctx;
+    const fg_response_t *resp = fg_action_response(op->action);
+    ngx_connection_t *c = r->connection;
+    ngx_uint_t waiting = ctx->waiting;
+    ngx_table_elt_t *h;
+    ngx_int_t rc;
+    size_t i;
+
+    if (resp->decision == FG_GRANTED) {
+        ngx_http_freigabe_set_variables(r, resp->identity);
+        for (i = 0; i < resp->nupstream; i++) {
+            h = ngx_list_push(&r->headers_out.headers);
+            if (h == NULL
+                || ngx_http_freigabe_pstr(r, resp->upstream[i].name, &h->key) != NGX_OK
+                || ngx_http_freigabe_pstr(r, resp->upstream[i].value, &h->value) != NGX_OK)
+            {
+                break;
+            }
+            h->hash = 1;
+        }
+        r->headers_out.status = NGX_HTTP_NO_CONTENT;
+        r->headers_out.content_length_n = 0;
+        r->header_only = 1;
+        rc = ngx_http_send_header(r);
+    } else {
+        rc = resp->status == 503 ? NGX_HTTP_SERVICE_UNAVAILABLE : NGX_HTTP_UNAUTHORIZED;
+    }
+    ctx->op = NULL;
+    ngx_http_freigabe_op_free(op);
+    ngx_http_finalize_request(r, rc);
+    if (waiting) {
+        ngx_http_run_posted_requests(c);
+    }
+}
+
+static ngx_int_t
+ngx_http_freigabe_check_handler(ngx_http_request_t *r)
+{
+    ngx_http_freigabe_loc_conf_t *flcf;
+    ngx_http_freigabe_ctx_t *ctx;
+    ngx_http_freigabe_op_t *op;
+
+    flcf = ngx_http_get_module_loc_conf(r, ngx_http_freigabe_module);
+    if (flcf->fg == NULL || ngx_http_discard_request_body(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    ctx = ngx_pcalloc(r->pool, sizeof(*ctx));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    ngx_http_set_ctx(r, ctx, ngx_http_freigabe_module);
+    op = ngx_http_freigabe_op_new(r, flcf, ctx, FG_KIND_PROTECT);
+    if (op == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    op->done = ngx_http_freigabe_check_done;
+    r->main->count++;
+    ngx_http_freigabe_op_run(op);
+    if (ctx->op != NULL) {
+        ctx->waiting = 1;
     }
     return NGX_DONE;
 }
