@@ -900,11 +900,25 @@ ngx_http_freigabe_hash_thread(void *data, ngx_log_t *log)
     fg_hash_job_run(data);
 }
 
+/* A non-cancelable timer while a hash runs: without one, a worker that is shutting down
+ * (reload) sees no timers left and exits under the request. It never fires in practice. */
+static void
+ngx_http_freigabe_hash_guard(ngx_event_t *ev)
+{
+    ngx_http_freigabe_op_t *op = ev->data;
+
+    ngx_log_error(NGX_LOG_WARN, op->log, 0, "freigabe: Argon2id job still running");
+    ngx_add_timer(&op->timer, 60000);
+}
+
 static void
 ngx_http_freigabe_hash_done(ngx_event_t *ev)
 {
     ngx_http_freigabe_op_t *op = ev->data;
 
+    if (op->timer.timer_set) {
+        ngx_del_timer(&op->timer);
+    }
     op->in_hash = 0;
     ngx_http_freigabe_hashing--;
     ngx_http_freigabe_op_run(op);
@@ -934,6 +948,10 @@ ngx_http_freigabe_hash_post(ngx_http_freigabe_op_t *op)
     }
     op->in_hash = 1;
     ngx_http_freigabe_hashing++;
+    op->timer.handler = ngx_http_freigabe_hash_guard;
+    op->timer.data = op;
+    op->timer.log = op->log;
+    ngx_add_timer(&op->timer, 60000);
     return NGX_OK;
 }
 
@@ -943,6 +961,9 @@ ngx_http_freigabe_wake(ngx_event_t *ev)
     ngx_http_freigabe_op_t *op = ev->data;
 
     fg_action_set_now(op->action, ngx_time());
+    if (ngx_exiting || ngx_quit || ngx_terminate) {
+        fg_action_stop_waiting(op->action); /* reload: answer now, the app polls again */
+    }
     ngx_http_freigabe_op_run(op);
 }
 
@@ -977,7 +998,8 @@ ngx_http_freigabe_op_run(ngx_http_freigabe_op_t *op)
             op->sleep.handler = ngx_http_freigabe_wake;
             op->sleep.data = op;
             op->sleep.log = op->log;
-            op->sleep.cancelable = 1; /* a long poll must not hold up a reload */
+            /* not cancelable: an exiting worker answers the poll at the next wake-up
+             * (at most a second) instead of leaving the connection behind */
             ngx_add_timer(&op->sleep, (ngx_msec_t) fg_action_sleep_ms(op->action));
             return;
         case FG_STEP_DONE:

@@ -269,6 +269,9 @@ void fg_action_hash_refused(fg_action_t *a, int err);
 /* FG_STEP_SLEEP: milliseconds to wait before stepping again. */
 int fg_action_sleep_ms(const fg_action_t *a);
 void fg_action_set_now(fg_action_t *a, int64_t now);
+/* FG_STEP_SLEEP: answer at the next step instead of sleeping again (the server is going
+ * away: a long poll returns what it has now, the app polls again). */
+void fg_action_stop_waiting(fg_action_t *a);
 
 /* FG_STEP_DONE: the response (owned by the action). */
 const fg_response_t *fg_action_response(const fg_action_t *a);

@@ -226,6 +226,11 @@ void fg_action_set_now(fg_action_t *a, int64_t now)
     a->req.now = now;
 }
 
+void fg_action_stop_waiting(fg_action_t *a)
+{
+    a->stop_waiting = 1;
+}
+
 /* ------------------------------------------------------------------------ */
 /* responses */
 

@@ -85,6 +85,7 @@ struct fg_action {
     const char *name;
     int64_t created;
     int flag;
+    int stop_waiting;       /* long poll: answer now (fg_action_stop_waiting) */
     int wellformed;         /* login: the customer number has a valid form */
     int disabled;           /* login: the account is disabled */
     long long ndevices;     /* login: enrolled devices */

@@ -250,7 +250,7 @@ static fg_step_t pending_answer(fg_action_t *a)
             json_object_set_new(o, "code", json_string(code));
         }
         json_array_append_new(list, o);
-    } else if (a->flag > 0 && a->req.now - a->started < a->flag) {
+    } else if (!a->stop_waiting && a->flag > 0 && a->req.now - a->started < a->flag) {
         json_decref(list);
         a->sleep_ms = 1000;
         a->state = 3;

@@ -443,6 +443,20 @@ static fg_dummy_t *fg_dummy_make(long long ops, long long mem)
     return d;
 }
 
+/* The list is kept for the process, but it belongs to this library: nginx and Apache
+ * dlclose() the module (at exit; Apache also on every restart), after which nothing points
+ * at the list any more. Free it then. */
+__attribute__((destructor)) static void fg_dummy_cleanup(void)
+{
+    fg_dummy_t *d = fg_dummies, *next;
+
+    fg_dummies = NULL;
+    for (; d != NULL; d = next) {
+        next = d->next;
+        free(d);
+    }
+}
+
 /* A dummy Argon2id hash at ops/mem (of a random password nobody knows), computed once
  * per process and limits; thread-safe. The string lives for the process (never freed).
  * NULL on OOM or invalid limits. */

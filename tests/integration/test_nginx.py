@@ -1,0 +1,820 @@
+"""test_nginx.py - nginx only: one worker stays responsive while Redis hangs or Argon2id hashes,
+client aborts during async work, reload under traffic, and (opt-in, FG_VALGRIND=1) valgrind.
+
+Every test gets its own Redis and its own nginx (worker_processes 1) through the function-scoped
+`solo` factory, so breaking Redis or exhausting the hash slots never touches another test.
+"""
+import os
+import re
+import signal
+import socket
+import subprocess
+import threading
+import time
+import urllib.parse
+
+import pytest
+import requests
+
+import fgtest
+from fgtest import TIMEOUT, Browser, app_approve, header_values, upstream_json
+
+REDIS_TIMEOUT = 1.0                 # seconds; freigabe_redis_timeout in the Redis-stall test
+BIG_ARGON2 = {"argon2_ops": "3", "argon2_mem": "256M"}   # ~0.5 s per hash on the test box
+
+# error_log lines that mean a worker crashed or nginx hit an internal inconsistency
+CRASH_PATTERNS = ("[alert]", "[emerg]", "signal 11", "signal 6", "exited on signal",
+                  "core dumped", "segmentation")
+
+
+# --------------------------------------------------------------------------- helpers
+
+@pytest.fixture
+def solo(key_file, upstream):
+    """Factory: solo(options=None, workers=1) -> a started nginx Server with its own Redis.
+    Everything it started is stopped at the end of the test (Redis is SIGCONTed first)."""
+    started = []
+
+    def make(options=None, workers=1, extra_http=""):
+        r = fgtest.Redis().start()
+        srv = fgtest.Server("nginx", "solo", r, key_file, upstream.port, options=options)
+        srv.kind_args = {"workers": workers, "extra_http": extra_http}
+        started.append(srv)
+        try:
+            srv.start()
+        except Exception as e:
+            pytest.fail("solo nginx failed to start:\n%s" % e)
+        return srv
+
+    yield make
+    for srv in started:
+        try:
+            redis_cont(srv.redis)
+            srv.stop()
+        finally:
+            srv.redis.stop()
+
+
+def redis_stop(redis):
+    os.kill(redis.proc.pid, signal.SIGSTOP)
+
+
+def redis_cont(redis):
+    if redis.proc is not None and redis.proc.poll() is None:
+        os.kill(redis.proc.pid, signal.SIGCONT)
+
+
+def children(pid):
+    """Pids of the direct children of pid (nginx's workers and cache helpers)."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        # pid (comm) state ppid ...; comm may contain spaces and parentheses
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[1]) == pid:
+            out.append(int(d))
+    return sorted(out)
+
+
+def worker_pids(srv):
+    return children(srv.proc.pid)
+
+
+def log_size(path):
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
+def log_since(path, offset=0):
+    with open(path, "rb") as f:
+        f.seek(offset)
+        return f.read().decode("utf-8", "replace")
+
+
+def crash_lines(text):
+    return [ln for ln in text.splitlines()
+            if any(p in ln.lower() for p in CRASH_PATTERNS)]
+
+
+def assert_no_crash(srv, offset=0):
+    bad = crash_lines(log_since(srv.error_log, offset))
+    assert not bad, "error_log:\n  " + "\n  ".join(bad[:20])
+
+
+def wait_health(srv, timeout=10.0):
+    """Polls {prefix}/health until 200; -> (last response, seconds waited)."""
+    t0 = time.monotonic()
+    r = None
+    while time.monotonic() - t0 < timeout:
+        try:
+            r = requests.get(srv.u(srv.prefix + "/health"), timeout=3)
+            if r.status_code == 200:
+                break
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    return r, time.monotonic() - t0
+
+
+def cookie_header(browser):
+    return "; ".join("%s=%s" % (c.name, c.value) for c in browser.s.cookies)
+
+
+def raw_send(srv, data, timeout=TIMEOUT):
+    """Opens a connection to srv, sends data (bytes); -> the socket (the caller closes it)."""
+    s = socket.create_connection(("127.0.0.1", srv.port), timeout=timeout)
+    s.sendall(data)
+    return s
+
+
+def raw_http(srv, method, path, headers, body=b""):
+    lines = ["%s %s HTTP/1.1" % (method, path), "Host: 127.0.0.1:%d" % srv.port]
+    for k, v in headers.items():
+        lines.append("%s: %s" % (k, v))
+    if body or method == "POST":
+        lines.append("Content-Length: %d" % len(body))
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8") + body
+
+
+def raw_protected(srv, browser, path="/portal/api/echo"):
+    """A protected GET carrying browser's cookies."""
+    return raw_http(srv, "GET", path, {"Accept": "application/json",
+                                       "Cookie": cookie_header(browser)})
+
+
+def raw_login(srv, browser, customer, password):
+    """The login POST a Browser that opened the login page would send, as raw bytes."""
+    body = urllib.parse.urlencode({"customer": customer, "password": password,
+                                   "csrf": browser.csrf or "", "rd": browser.rd or "/"}).encode()
+    return raw_http(srv, "POST", srv.prefix + "/login", {
+        "Content-Type": "application/x-www-form-urlencoded", "Origin": srv.origin,
+        "Accept": "text/html", "Cookie": cookie_header(browser)}, body)
+
+
+def raw_long_poll(srv, app, wait=10):
+    """A signed GET {prefix}/app/pending?wait=N from a NaclApp, as raw bytes."""
+    path = srv.prefix + "/app/pending?wait=%d" % wait
+    auth, _ = app.sign("GET", path, b"")
+    return raw_http(srv, "GET", path, {"Authorization": auth, "Freigabe-Client": app.client,
+                                  "Accept": "application/json"})
+
+
+def raw_status(srv, data, timeout=TIMEOUT):
+    """Sends data, reads the answer's status line; -> status code (int)."""
+    with raw_send(srv, data, timeout) as s:
+        buf = b""
+        while b"\r\n" not in buf:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            buf += chunk
+    m = re.match(rb"HTTP/1\.[01] (\d{3}) ", buf)
+    assert m, "no status line: %r" % buf[:200]
+    return int(m.group(1))
+
+
+def abort_after(sock, delay):
+    """Sleeps, then hangs up without reading (RST if the server wrote, else FIN)."""
+    time.sleep(delay)
+    sock.close()
+
+
+def timed(fn, *a, **kw):
+    """-> (result or exception, start, end) with time.monotonic() stamps."""
+    t0 = time.monotonic()
+    try:
+        res = fn(*a, **kw)
+    except Exception as e:  # noqa: BLE001 - reported by the caller
+        res = e
+    return res, t0, time.monotonic()
+
+
+class Bg(threading.Thread):
+    """Runs fn in a thread; .result, .start_t, .end_t once joined."""
+
+    def __init__(self, fn, *a, **kw):
+        super().__init__(daemon=True)
+        self.fn, self.a, self.kw = fn, a, kw
+        self.result = self.start_t = self.end_t = None
+
+    def run(self):
+        self.result, self.start_t, self.end_t = timed(self.fn, *self.a, **self.kw)
+
+    def done(self):
+        return self.end_t is not None
+
+
+def static_ok(srv, timeout=5):
+    """GET /static-ok on a fresh connection; -> (status, seconds)."""
+    t0 = time.monotonic()
+    r = requests.get(srv.u("/static-ok"), timeout=timeout, headers={"Connection": "close"})
+    return r.status_code, time.monotonic() - t0
+
+
+def reload(srv, timeout=90):
+    """`nginx -s reload` (it parses the configuration, Argon2id dummy hash included: on a busy
+    box that takes a while, hence the generous timeout)."""
+    p = subprocess.run([fgtest.NGINX_BIN, "-p", str(srv.dir) + "/", "-c", str(srv.conf), "-s",
+                        "reload"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=timeout)
+    assert p.returncode == 0, p.stdout.decode("utf-8", "replace")
+
+
+def access_statuses(srv, needle):
+    """Status codes of access_log lines containing needle (nginx's combined format)."""
+    try:
+        text = (srv.dir / "access_log").read_text("utf-8", "replace")
+    except OSError:
+        return []
+    out = []
+    for ln in text.splitlines():
+        if needle in ln:
+            m = re.search(r'" (\d{3}) ', ln)
+            if m:
+                out.append(int(m.group(1)))
+    return out
+
+
+# --------------------------------------------------------------------------- 1. Redis stall
+
+def test_redis_stall_does_not_block_worker(solo, make_customer, upstream):
+    srv = solo({"redis_timeout": "1s"})
+    cust = make_customer(srv, app="nacl")
+    b = Browser(srv)
+    doc = upstream_json(b.login_fully(cust))
+    assert header_values(doc, "X-Freigabe-User") == [cust.number]
+    workers = worker_pids(srv)
+    assert len(workers) == 1, workers
+    b2 = Browser(srv)
+    b2.open_login()          # the pre-login state is in Redis before it stalls
+    log_off = log_size(srv.error_log)
+
+    redis_stop(srv.redis)
+    try:
+        login = Bg(b2.login, cust.number, cust.password)
+        login.start()
+        time.sleep(0.2)
+        st, st_secs = static_ok(srv)
+        login_pending_during_static = not login.done()
+        prot = Bg(b.get, "/portal/api/echo", headers={"Accept": "application/json"})
+        prot.start()
+        login.join(REDIS_TIMEOUT + 8)
+        prot.join(REDIS_TIMEOUT + 8)
+    finally:
+        redis_cont(srv.redis)
+
+    assert st == 200 and st_secs < 0.5, \
+        "GET /static-ok took %.3fs (status %s) while a login waited on Redis" % (st_secs, st)
+    assert login_pending_during_static, "the login was answered before Redis could time out"
+    assert login.done() and not isinstance(login.result, Exception), login.result
+    login_secs = login.end_t - login.start_t
+    assert login.result.status_code == 503, (login.result.status_code, login.result.text[:300])
+    assert REDIS_TIMEOUT * 0.8 <= login_secs <= REDIS_TIMEOUT + 1.5, \
+        "login 503 after %.2fs, freigabe_redis_timeout is %.1fs" % (login_secs, REDIS_TIMEOUT)
+    # the protected request with a valid session was answered (fail closed), not stuck
+    assert prot.done() and not isinstance(prot.result, Exception), prot.result
+    prot_secs = prot.end_t - prot.start_t
+    assert prot.result.status_code == 503, (prot.result.status_code, prot.result.text[:300])
+    assert prot_secs <= REDIS_TIMEOUT + 1.5, "protected request answered after %.2fs" % prot_secs
+    assert "Location" not in prot.result.headers
+
+    # recovery: health is back within a few seconds, the session and the login work again
+    h, waited = wait_health(srv, 5)
+    assert h is not None and h.status_code == 200, "no recovery within 5 s: %r" % (
+        h and (h.status_code, h.text))
+    doc = upstream_json(b.get("/portal/api/echo"))
+    assert header_values(doc, "X-Freigabe-User") == [cust.number]
+    r = b2.login(cust.number, cust.password)
+    assert r.status_code == 303, (r.status_code, r.text[:300])
+    assert worker_pids(srv) == workers, "the worker changed"
+    text = log_since(srv.error_log, log_off)
+    assert "timed out" in text, "no Redis timeout logged:\n" + text[-2000:]
+    assert_no_crash(srv)
+
+
+# --------------------------------------------------------------------------- 2. Argon2id
+
+def test_hashing_does_not_block_worker(solo, make_customer, monkeypatch):
+    monkeypatch.setattr(fgtest, "TIMEOUT", 60)   # four big hashes on a shared, busy box
+    srv = solo(dict(BIG_ARGON2))      # freigabe_hash_concurrency 4 (default), 4 pool threads
+    n = 4
+    custs = [make_customer(srv, app="nacl") for _ in range(n)]
+    holder = make_customer(srv, app="nacl")
+    hb = Browser(srv)
+    upstream_json(hb.login_fully(holder))
+    browsers = []
+    for c in custs:
+        br = Browser(srv)
+        br.open_login()
+        browsers.append(br)
+    go = threading.Barrier(n + 1)
+
+    def login(br, c):
+        go.wait(5)
+        return br.login(c.number, c.password)
+
+    threads = [Bg(login, br, c) for br, c in zip(browsers, custs)]
+    for t in threads:
+        t.start()
+    go.wait(5)
+    t_go = time.monotonic()
+    time.sleep(0.15)
+    st, st_secs = static_ok(srv)
+    st_end = time.monotonic()
+    pr, pr_t0, pr_end = timed(hb.get, "/portal/api/echo", headers={"Accept": "application/json"})
+    for t in threads:
+        t.join(60)
+    results = [t.result for t in threads]
+    assert all(not isinstance(r, Exception) for r in results), results
+    assert [r.status_code for r in results] == [303] * n, \
+        [(r.status_code, r.text[:200]) for r in results]
+    first_login_end = min(t.end_t for t in threads)
+    assert first_login_end - t_go > 0.4, \
+        "hashes finished after %.2fs: too fast to show anything" % (first_login_end - t_go)
+    assert st == 200 and st_secs < 0.5, "static took %.3fs during hashing" % st_secs
+    assert st_end < first_login_end, \
+        "static answered %.3fs after the first hash finished" % (st_end - first_login_end)
+    assert not isinstance(pr, Exception), pr
+    assert pr.status_code == 200 and pr_end < first_login_end, \
+        "protected request %s after %.3fs (first hash done after %.3fs)" % (
+            pr.status_code, pr_end - pr_t0, first_login_end - t_go)
+    assert_no_crash(srv)
+
+
+def test_hash_concurrency_cap_answers_503(solo, make_customer, monkeypatch):
+    monkeypatch.setattr(fgtest, "TIMEOUT", 60)
+    srv = solo(dict(BIG_ARGON2, hash_concurrency="1"))
+    n = 4
+    custs = [make_customer(srv, app="nacl") for _ in range(n)]
+    browsers = []
+    for c in custs:
+        br = Browser(srv)
+        br.open_login()
+        browsers.append(br)
+    go = threading.Barrier(n)
+
+    def login(br, c):
+        go.wait(5)
+        return br.login(c.number, c.password)
+
+    threads = [Bg(login, br, c) for br, c in zip(browsers, custs)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    results = [t.result for t in threads]
+    assert all(not isinstance(r, Exception) for r in results), results
+    codes = sorted(r.status_code for r in results)
+    assert set(codes) <= {303, 503} and 303 in codes and 503 in codes, \
+        [(r.status_code, r.text[:200]) for r in results]
+    for t in threads:
+        r = t.result
+        if r.status_code == 503:
+            ra = r.headers.get("Retry-After", "")
+            assert ra.isdigit() and int(ra) > 0, "503 without Retry-After: %r" % dict(r.headers)
+            ok_end = max(u.end_t for u in threads if u.result.status_code == 303)
+            assert t.end_t < ok_end, \
+                "the refused login waited %.2fs, for the running hash (refuse at once)" % (
+                    t.end_t - t.start_t)
+    # the slot is given back: the refused ones succeed one after another
+    for t, br, c in zip(threads, browsers, custs):
+        if t.result.status_code == 503:
+            r = br.login(c.number, c.password)
+            assert r.status_code == 303, (r.status_code, r.text[:300])
+    assert_no_crash(srv)
+
+
+# --------------------------------------------------------------------------- 3. client aborts
+
+def test_client_aborts_leave_worker_intact(solo, make_customer):
+    srv = solo(dict(BIG_ARGON2, redis_timeout="2s", hash_concurrency="3"))
+    cust = make_customer(srv, app="nacl")
+    b = Browser(srv)
+    upstream_json(b.login_fully(cust))
+    workers = worker_pids(srv)
+    assert len(workers) == 1, workers
+
+    def login_browser():
+        br = Browser(srv)
+        br.open_login()
+        return br
+
+    # the raw requests below are well-formed: answered normally when nobody hangs up
+    assert raw_status(srv, raw_protected(srv, b)) == 200
+    assert raw_status(srv, raw_login(srv, login_browser(), cust.number, cust.password)) == 303
+    assert raw_status(srv, raw_long_poll(srv, cust.app, wait=1)) == 200
+
+    # (a) during a Redis wait: replies arriving for requests that are gone (SIGCONT before the
+    # timeout), then the timeout firing for requests that are gone (SIGCONT after it)
+    for cont_after in (0.6, 3.0):
+        lb = login_browser()
+        redis_stop(srv.redis)
+        try:
+            socks = [raw_send(srv, raw_protected(srv, b)),
+                     raw_send(srv, raw_login(srv, lb, cust.number, cust.password))]
+            time.sleep(0.2)
+            for s in socks:
+                s.close()
+            time.sleep(cont_after)
+        finally:
+            redis_cont(srv.redis)
+        h, waited = wait_health(srv, 8)
+        assert h is not None and h.status_code == 200, "no recovery after abort (a, %.1f)" % (
+            cont_after)
+
+    # (b) during Argon2id: right and wrong passwords, an unknown customer (dummy hash)
+    socks = [raw_send(srv, raw_login(srv, login_browser(), who, pw))
+             for who, pw in ((cust.number, cust.password), (cust.number, "falsch-123456"),
+                             ("7999999999", "irgendwas-123"))]
+    time.sleep(0.2)
+    for s in socks:
+        s.close()
+    # the hashes finish for nobody and give their slots back: three logins at once succeed
+    # (a leaked slot would make one of them a 503 for ever)
+    deadline = time.monotonic() + 20
+    while True:
+        lbs = [login_browser() for _ in range(3)]
+        ths = [Bg(br.login, cust.number, cust.password) for br in lbs]
+        for t in ths:
+            t.start()
+        for t in ths:
+            t.join(30)
+        codes = [getattr(t.result, "status_code", t.result) for t in ths]
+        if codes == [303] * 3 or time.monotonic() > deadline or \
+                any(c not in (303, 503) for c in codes):
+            break
+        time.sleep(1)
+    assert codes == [303] * 3, codes
+
+    # (c) during an app long poll: the op sleeps between Redis checks
+    for delay in (0.5, 1.3):
+        s = raw_send(srv, raw_long_poll(srv, cust.app, wait=10))
+        abort_after(s, delay)
+    time.sleep(0.5)
+    # and a long poll that is not aborted still works and ends on time
+    r, t0, t1 = timed(cust.app.pending, 2)
+    assert not isinstance(r, Exception) and r.status_code == 200, r
+    assert 1.5 <= t1 - t0 <= 4.5, "wait=2 long poll took %.2fs" % (t1 - t0)
+
+    # afterwards: the same single worker serves everything
+    assert worker_pids(srv) == workers, "worker changed: %s -> %s" % (workers, worker_pids(srv))
+    assert static_ok(srv)[0] == 200
+    doc = upstream_json(b.get("/portal/api/echo"))
+    assert header_values(doc, "X-Freigabe-User") == [cust.number]
+    b3 = Browser(srv)
+    doc = upstream_json(b3.login_fully(cust))
+    assert header_values(doc, "X-Freigabe-User") == [cust.number]
+    # every hang-up happened while nginx was still working on the request
+    for needle, want in (("GET /portal/api/echo", 2), ("POST %s/login" % srv.prefix, 5),
+                         ("GET %s/app/pending?wait=10" % srv.prefix, 2)):
+        got = access_statuses(srv, needle).count(499)
+        assert got == want, "%s: %d requests logged 499, expected %d: %s" % (
+            needle, got, want, access_statuses(srv, needle))
+    assert_no_crash(srv)
+
+
+# --------------------------------------------------------------------------- 4. reload
+
+def test_reload_under_traffic(solo, make_customer):
+    srv = solo(workers=1)
+    cust = make_customer(srv, app="nacl")
+    b = Browser(srv)
+    upstream_json(b.login_fully(cust))
+    session = b.session_cookie
+    workers_before = worker_pids(srv)
+    log_off = log_size(srv.error_log)
+    stop = threading.Event()
+    failures, counts = [], {"protected": 0, "login": 0}
+
+    def protected_loop():
+        while not stop.is_set():
+            try:
+                r = requests.get(srv.u("/portal/api/echo"), timeout=TIMEOUT,
+                                 headers={"Accept": "application/json", "Connection": "close",
+                                          "Cookie": "%s=%s" % (fgtest.SESSION_COOKIE, session)},
+                                 allow_redirects=False)
+                if r.status_code != 200 or \
+                        header_values(r.json(), "X-Freigabe-User") != [cust.number]:
+                    failures.append("protected: %s %s" % (r.status_code, r.text[:200]))
+            except Exception as e:  # noqa: BLE001
+                failures.append("protected: %r" % e)
+            counts["protected"] += 1
+
+    def login_loop():
+        while not stop.is_set():
+            try:
+                br = Browser(srv)
+                br.s.headers["Connection"] = "close"
+                step = "GET login page"
+                br.open_login()
+                step = "POST login"
+                t0 = time.time()
+                r = br.login(cust.number, cust.password)
+                if r.status_code != 303:
+                    failures.append("login: %s %s" % (r.status_code, r.text[:200]))
+            except Exception as e:  # noqa: BLE001
+                failures.append("%s (sent at %s): %r" % (
+                    step, time.strftime("%H:%M:%S", time.localtime(t0)) if step == "POST login"
+                    else "?", e))
+            counts["login"] += 1
+
+    threads = [threading.Thread(target=f, daemon=True)
+               for f in (protected_loop, protected_loop, login_loop)]
+    for t in threads:
+        t.start()
+    try:
+        time.sleep(0.8)
+        reload(srv)
+        time.sleep(1.2)
+        reload(srv)
+        time.sleep(1.2)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(TIMEOUT + 5)
+    text = log_since(srv.error_log, log_off)
+    assert not failures, "%d failed of %s:\n  %s\nerror_log:\n  %s" % (
+        len(failures), counts, "\n  ".join(failures[:20]),
+        "\n  ".join(ln for ln in text.splitlines() if "[info]" not in ln)[-4000:])
+    assert counts["protected"] > 20 and counts["login"] > 5, counts
+    # two reloads happened, the old workers are gone, nothing crashed
+    deadline = time.time() + 10
+    while time.time() < deadline and len(worker_pids(srv)) != 1:
+        time.sleep(0.2)
+    after = worker_pids(srv)
+    assert len(after) == 1 and after != workers_before, (workers_before, after)
+    assert text.count("(SIGHUP) received") == 2, text[-3000:]
+    bad = crash_lines(text)
+    assert not bad, "error_log:\n  " + "\n  ".join(bad[:20])
+    doc = upstream_json(b.get("/portal/api/echo"))
+    assert header_values(doc, "X-Freigabe-User") == [cust.number]
+
+
+def test_graceful_shutdown_finishes_logins_in_hash(solo, make_customer, monkeypatch):
+    """Logins whose Argon2id jobs run while the worker shuts down gracefully are answered
+    (docs/nginx.md, reload: "old workers finish their requests"). The worker gets SIGQUIT
+    directly, which is what the master sends old workers on a reload: `nginx -s reload`
+    itself takes longer than a hash (it computes the dummy hash twice), so a real reload
+    reaches the worker too late to test this reliably. The master then starts a new worker."""
+    monkeypatch.setattr(fgtest, "TIMEOUT", 60)
+    srv = solo(dict(BIG_ARGON2))
+    n = 4
+    custs = [make_customer(srv, app="nacl") for _ in range(n)]
+    old = worker_pids(srv)
+    assert len(old) == 1, old
+    log_off = log_size(srv.error_log)
+    logins = []
+    for c in custs:
+        br = Browser(srv)
+        br.open_login()
+        logins.append(Bg(br.login, c.number, c.password))
+    for t in logins:
+        t.start()
+    time.sleep(0.15)
+    in_flight = sum(1 for t in logins if not t.done())
+    os.kill(old[0], signal.SIGQUIT)
+    for t in logins:
+        t.join(60)
+    text = log_since(srv.error_log, log_off)
+    assert in_flight, "every login was answered before the shutdown; the test proves nothing"
+    results = [t.result for t in logins]
+    assert all(not isinstance(r, Exception) and r.status_code == 303 for r in results), \
+        "logins during graceful shutdown: %r\nerror_log:\n  %s" % (
+            [getattr(r, "status_code", r) for r in results],
+            "\n  ".join(ln for ln in text.splitlines() if "[info]" not in ln)[-3000:])
+    bad = crash_lines(text)
+    assert not bad, "error_log:\n  " + "\n  ".join(bad[:20])
+    deadline = time.time() + 15
+    while time.time() < deadline and (worker_pids(srv) == old or not worker_pids(srv)):
+        time.sleep(0.2)
+    assert worker_pids(srv) and worker_pids(srv) != old, "no new worker"
+    assert static_ok(srv)[0] == 200
+
+
+def test_reload_cuts_long_poll_short(solo, make_customer):
+    """docs/nginx.md: on reload "long polls of the app API are cut short (the app simply
+    polls again)". The old worker must neither hold the poll for its full wait nor leave the
+    socket behind at exit (nginx logs that as "[alert] open socket ... left in connection")."""
+    srv = solo(workers=1)
+    cust = make_customer(srv, app="nacl")
+    log_off = log_size(srv.error_log)
+    got = {}
+
+    def long_poll():
+        # raw socket: no client-side retry (a signed request cannot be replayed anyway)
+        with raw_send(srv, raw_long_poll(srv, cust.app, wait=20), timeout=30) as sock:
+            buf = b""
+            try:
+                while True:
+                    chunk = sock.recv(65536)
+                    if not chunk:
+                        break
+                    buf += chunk
+                    if b"\r\n\r\n" in buf and b'"requests"' in buf:
+                        break
+            except OSError as e:
+                got["error"] = repr(e)
+        got["answer"] = buf[:200]
+
+    poll = Bg(long_poll)
+    poll.start()
+    time.sleep(1.0)
+    old = worker_pids(srv)
+    reload(srv)
+    poll.join(30)
+    assert poll.done(), "long poll still running"
+    secs = poll.end_t - poll.start_t
+    deadline = time.time() + 10
+    while time.time() < deadline and any(p in worker_pids(srv) for p in old):
+        time.sleep(0.2)
+    assert not any(p in worker_pids(srv) for p in old), "old worker did not exit"
+    assert secs < 8, "the long poll was held %.1fs across the reload" % secs
+    # the app polls again and is served by the new worker
+    r = cust.app.pending(1)
+    assert r.status_code == 200, (r.status_code, r.text)
+    bad = crash_lines(log_since(srv.error_log, log_off))
+    assert not bad, "long poll got %r after %.2fs; error_log:\n  %s" % (
+        got, secs, "\n  ".join(bad[:20]))
+    # cut short means answered (an empty list, the app polls again), not hung up on
+    assert got.get("answer", b"").startswith(b"HTTP/1.1 200"), got
+
+
+# --------------------------------------------------------------------------- 5. valgrind
+
+VALGRIND_BIN = "/usr/bin/valgrind"
+
+
+class ValgrindNginxKind(fgtest.NginxKind):
+    """nginx as one process (master_process off) under valgrind's memcheck."""
+
+    @classmethod
+    def config_text(cls, directory, port, upstream_port, options, **kw):
+        text = super().config_text(directory, port, upstream_port, options, **kw)
+        return text.replace("master_process on;", "master_process off;")
+
+    @classmethod
+    def start(cls, server):
+        conf = cls.write_config(server.dir, server.port, server.upstream_port, server.options)
+        server.conf = conf
+        server.error_log = server.dir / "error_log"
+        server.vg_log = server.dir / "valgrind.log"
+        out = open(server.dir / "stdout.log", "ab")
+        server.proc = subprocess.Popen(
+            [VALGRIND_BIN, "--leak-check=full", "--errors-for-leak-kinds=definite",
+             "--error-exitcode=99", "--trace-children=no", "--num-callers=30",
+             "--keep-debuginfo=yes",   # the module is dlclose()d before the leak check
+             "--log-file=%s" % server.vg_log,
+             fgtest.NGINX_BIN, "-p", str(server.dir) + "/", "-c", str(conf)],
+            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, cwd=str(server.dir))
+        out.close()
+        try:
+            fgtest.wait_port(server.port, 120, server.proc, "nginx under valgrind")
+        except RuntimeError as e:
+            cls.stop(server)
+            raise RuntimeError("%s\n--- valgrind ---\n%s\n--- error_log ---\n%s" % (
+                e, fgtest.tail(server.vg_log, 40), fgtest.tail(server.error_log, 40)))
+
+    @classmethod
+    def stop(cls, server):
+        if server.proc is None:
+            return
+        if server.proc.poll() is None:
+            server.proc.send_signal(signal.SIGQUIT)
+            try:
+                server.proc.wait(120)
+            except subprocess.TimeoutExpired:
+                server.proc.kill()
+                server.proc.wait(10)
+        server.rc = server.proc.returncode
+        server.proc = None
+        fgtest.wait_port_closed(server.port, 10)
+
+    @classmethod
+    def log_files(cls, server):
+        return super().log_files(server) + [("valgrind", server.dir / "valgrind.log")]
+
+
+def valgrind_blocks(text):
+    """Valgrind's report split into error blocks (list of lists of lines, '==pid== ' cut)."""
+    blocks, cur = [], []
+    for ln in text.splitlines():
+        ln = re.sub(r"^==\d+== ?", "", ln)
+        if not ln.strip():
+            if cur:
+                blocks.append(cur)
+            cur = []
+        else:
+            cur.append(ln)
+    if cur:
+        blocks.append(cur)
+    return blocks
+
+
+OUR_FRAMES = re.compile(r"\b(ngx_http_freigabe\w*|fg_\w+)")
+
+
+def valgrind_problems(text):
+    """-> (memory errors anywhere, definite leaks with a frame of ours, other definite leaks)."""
+    errors, ours, theirs = [], [], []
+    for blk in valgrind_blocks(text):
+        head = blk[0]
+        if re.match(r"(Invalid (read|write|free)|Conditional jump|Use of uninitialised|"
+                    r"Syscall param|Mismatched free|Source and destination overlap)", head):
+            errors.append("\n".join(blk))
+        elif "definitely lost" in head and "LEAK SUMMARY" not in head:
+            (ours if any(OUR_FRAMES.search(ln) for ln in blk) else theirs).append("\n".join(blk))
+    return errors, ours, theirs
+
+
+@pytest.mark.skipif(os.environ.get("FG_VALGRIND") != "1", reason="opt-in: FG_VALGRIND=1")
+def test_valgrind(key_file, upstream, monkeypatch):
+    """The journey, client aborts and a Redis stall and restart, with nginx under memcheck."""
+    import naclapp
+    monkeypatch.setattr(fgtest, "TIMEOUT", 60)
+    monkeypatch.setattr(naclapp, "TIMEOUT", 60)
+    r = fgtest.Redis().start()
+    srv = fgtest.Server("nginx", "valgrind", r, key_file, upstream.port,
+                        options={"redis_timeout": "3s", "argon2_ops": "2",
+                                 "argon2_mem": "32M"})   # ~1 s per hash under memcheck
+    srv.impl = ValgrindNginxKind
+    try:
+        srv.start()
+        # the journey
+        cust = fgtest.create_customer(srv, app="nacl")
+        b = Browser(srv)
+        b.start(cust)
+        app_approve(cust.app, b)
+        f = b.finish()
+        assert f.status_code == 303, (f.status_code, f.text[:300])
+        doc = upstream_json(b.get("/portal/api/echo"))
+        assert header_values(doc, "X-Freigabe-User") == [cust.number]
+        for p in ("/whoami", "/jwks.json", "/health", "/metrics", "/status"):
+            requests.get(srv.u(srv.prefix + p), timeout=60, cookies=b.s.cookies)
+        cust.app.pending(1)
+        # client aborts: Redis wait, hash, long poll
+        lb = Browser(srv)
+        lb.open_login()
+        redis_stop(srv.redis)
+        try:
+            socks = [raw_send(srv, raw_protected(srv, b), timeout=60),
+                     raw_send(srv, raw_login(srv, lb, cust.number, cust.password), timeout=60)]
+            time.sleep(0.5)
+            for s in socks:
+                s.close()
+            time.sleep(4)      # the timeout fires for requests that are gone
+        finally:
+            redis_cont(srv.redis)
+        wait_health(srv, 60)
+        lb = Browser(srv)
+        lb.open_login()
+        s = raw_send(srv, raw_login(srv, lb, cust.number, cust.password), timeout=60)
+        time.sleep(0.3)
+        s.close()
+        s = raw_send(srv, raw_long_poll(srv, cust.app, wait=10), timeout=60)
+        abort_after(s, 1.5)
+        time.sleep(3)
+        # a Redis stall answered by the timeout for a live request, then a restart
+        redis_stop(srv.redis)
+        try:
+            st = b.get("/portal/api/echo", headers={"Accept": "application/json"})
+            assert st.status_code == 503, st.status_code
+        finally:
+            redis_cont(srv.redis)
+        wait_health(srv, 60)
+        srv.redis.stop()
+        assert b.get("/portal/api/echo").status_code == 503
+        srv.redis.start()
+        h, _ = wait_health(srv, 60)
+        assert h.status_code == 200, h.text
+        # Redis came back empty: a whole new journey, then logout
+        cust = fgtest.create_customer(srv, app="nacl")
+        b = Browser(srv)
+        b.login_fully(cust)
+        assert b.get("/portal/api/echo").status_code == 200
+        lo = b.logout()
+        assert lo.status_code in (200, 303), lo.status_code
+        assert b.get("/portal/api/echo").status_code == 302
+    finally:
+        srv.stop()
+        r.stop()
+    # the hang-ups hit requests nginx was still working on
+    assert access_statuses(srv, "GET /portal/api/echo").count(499) == 1
+    assert access_statuses(srv, "POST %s/login" % srv.prefix).count(499) == 2
+    assert access_statuses(srv, "/app/pending?wait=10").count(499) == 1
+    text = srv.vg_log.read_text("utf-8", "replace")
+    errors, ours, theirs = valgrind_problems(text)
+    summary = "\n".join(ln for ln in text.splitlines() if "ERROR SUMMARY" in ln
+                        or "definitely lost:" in ln or "indirectly lost:" in ln)
+    print("valgrind (exit %s):\n%s\nleaks outside our frames: %d" % (srv.rc, summary,
+                                                                      len(theirs)))
+    assert not errors, "memory errors:\n\n" + "\n\n".join(errors[:10])
+    assert not ours, "definite leaks in module frames:\n\n" + "\n\n".join(ours[:10])
+    assert_no_crash(srv)
