@@ -141,6 +141,7 @@ static const command_rec cmds[] = {
     DIR1("FreigabeChallengeMax", "challenge_max", "approval requests per customer and window"),
     DIR1("FreigabeNotMeCooldown", "notme_cooldown", "pause after \"Das war ich nicht\""),
     DIR1("FreigabePollInterval", "poll_interval", "status polling interval"),
+    DIR1("FreigabeBrandingDir", "branding_dir", "directory with logo, brand.css and texts"),
     {NULL}};
 
 /* "key_file: msg" -> "FreigabeKeyFile: msg" */

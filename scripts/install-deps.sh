@@ -13,6 +13,12 @@ PKGS=(
   chromium qrencode build-essential
 )
 
+# node and npm run the browser tests (tests/browser); the machines bring Node.js 20, Debian's
+# packages are only the fallback when there is none at all.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  PKGS+=(nodejs npm)
+fi
+
 missing=()
 for p in "${PKGS[@]}"; do
   st=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)

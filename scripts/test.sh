@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test.sh - THE test command: installs deps, builds, runs the Check unit tests and the pytest integration suite.
+# test.sh - THE test command: installs deps, builds, runs the Check unit tests, the pytest integration suite and the browser tests.
 #
 # Works as root on a fresh Debian 12, non-interactively (CI=true, no stdin).
 # Prints each runner's own summary, then a last line "N passed, N failed"; exits non-zero on any failure.
@@ -69,7 +69,34 @@ fi
 failed=$((failed + pfail))
 rm -f "$plog"
 
+# ---- browser tests (Debian's chromium driven by playwright-core, against Apache and nginx)
 echo
-echo "unit: make check exit $urc; integration: pytest exit $prc"
+echo "===== browser tests: node --test tests/browser ====="
+blog=$(mktemp /tmp/freigabe-browser.XXXXXX)
+if (cd tests/browser && npm ci --no-audit --no-fund </dev/null >"$blog.npm" 2>&1); then
+  timeout -k 15 "${FG_BROWSER_TIMEOUT:-600}" node --test --test-concurrency=1 tests/browser/ \
+    </dev/null 2>&1 | tee "$blog"
+  brc=${PIPESTATUS[0]}
+else
+  echo "npm ci in tests/browser failed:"
+  tail -n 30 "$blog.npm"
+  brc=1
+fi
+bp=$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$blog" | tail -n 1)
+bfail=0
+for k in fail cancelled; do
+  n=$(sed -n "s/^# $k \([0-9]*\)$/\1/p" "$blog" | tail -n 1)
+  bfail=$((bfail + ${n:-0}))
+done
+passed=$((passed + ${bp:-0}))
+if [ $brc -ne 0 ] && [ $bfail -eq 0 ]; then
+  echo "browser tests exited with $brc (timeout, crash or npm failure)"
+  bfail=1
+fi
+failed=$((failed + bfail))
+rm -f "$blog" "$blog.npm"
+
+echo
+echo "unit: make check exit $urc; integration: pytest exit $prc; browser: node --test exit $brc"
 echo "$passed passed, $failed failed"
-[ $failed -eq 0 ] && [ $urc -eq 0 ] && [ $prc -eq 0 ]
+[ $failed -eq 0 ] && [ $urc -eq 0 ] && [ $prc -eq 0 ] && [ $brc -eq 0 ]

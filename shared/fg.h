@@ -82,7 +82,8 @@ void fg_config_free(fg_config_t *c);
  *   redis, key_file, prefix, code_mode, code_length, challenge_timeout, session_idle,
  *   session_max, header_prefix, min_client, key_prefix, default_path, lang,
  *   argon2_ops, argon2_mem, hash_concurrency, redis_timeout, issuer, audience,
- *   metrics_allow, secure_cookies (on|off|auto)
+ *   metrics_allow, secure_cookies (on|off|auto), branding_dir, login_max_fail,
+ *   login_ip_max_fail, fail_window, challenge_max, notme_cooldown, poll_interval
  * Durations accept "120", "120s", "2m", "1h". Returns FG_OK or FG_ERR_INVAL with a
  * message (without the directive name; the wrapper adds its own spelling) in err.
  * Nothing is read from disk here (key_file is only recorded).

@@ -254,12 +254,26 @@ static fg_step_t respond_body(fg_action_t *a, int status, const char *ctype, con
     return FG_STEP_DONE;
 }
 
+/* "de"/"en" when the person picked the language with ?lang= (the pages keep it in their own
+ * links, forms and redirects), else NULL: Accept-Language decides. */
+static const char *explicit_lang(fg_action_t *a)
+{
+    const char *l = fg_act_query(a, "lang");
+    if (l != NULL && (strcmp(l, "de") == 0 || strcmp(l, "en") == 0)) {
+        return strcmp(l, "en") == 0 ? "en" : "de";
+    }
+    return NULL;
+}
+
 void fg_act_page_args(fg_action_t *a, fg_page_args_t *args)
 {
     memset(args, 0, sizeof(*args));
     args->lang = a->lang;
+    args->lang_param = explicit_lang(a);
     args->prefix = a->cfg->prefix;
+    args->brand = a->cfg->branding;
     args->interval = a->cfg->poll_interval;
+    args->total = a->cfg->challenge_timeout;
 }
 
 fg_step_t fg_act_page(fg_action_t *a, int status, fg_page_t page, fg_page_args_t *args)
@@ -294,6 +308,14 @@ fg_step_t fg_act_json_error(fg_action_t *a, int status, const char *error, const
 
 fg_step_t fg_act_redirect(fg_action_t *a, int status, const char *location)
 {
+    const char *lang = explicit_lang(a);
+    size_t plen = strlen(a->cfg->prefix);
+
+    /* A language chosen on one page stays for the next one of the flow. */
+    if (lang != NULL && strncmp(location, a->cfg->prefix, plen) == 0 && location[plen] == '/') {
+        location = fg_arena_printf(a->arena, "%s%slang=%s", location,
+                                   strchr(location, '?') ? "&" : "?", lang);
+    }
     fg_act_header(a, "Location", location);
     fg_act_header(a, "Cache-Control", "no-store");
     return respond_body(a, status, "text/plain; charset=utf-8", "");
@@ -512,12 +534,28 @@ static fg_step_t h_metrics(fg_action_t *a)
 static fg_step_t h_static(fg_action_t *a)
 {
     const char *sub = a->req.path + strlen(a->cfg->prefix);
+    const char *body = NULL, *ctype = NULL;
+    size_t len = 0;
+
+    if (strcmp(sub, "/static/freigabe.js") != 0 && strcmp(sub, "/static/freigabe.css") != 0 &&
+        !fg_branding_asset(a->cfg->branding, sub, &body, &len, &ctype)) {
+        return fg_act_fail(a, 404, "not_found");
+    }
     fg_act_header(a, "Cache-Control", "public, max-age=3600");
     fg_act_header(a, "X-Content-Type-Options", "nosniff");
     if (strcmp(sub, "/static/freigabe.js") == 0) {
         return respond_body(a, 200, "text/javascript; charset=utf-8", fg_static_js);
     }
-    return respond_body(a, 200, "text/css; charset=utf-8", fg_static_css);
+    if (body == NULL) {
+        return respond_body(a, 200, "text/css; charset=utf-8", fg_static_css);
+    }
+    /* An admin's SVG opened directly must not run anything in this origin. */
+    fg_act_header(a, "Content-Security-Policy",
+                  "default-src 'none'; style-src 'unsafe-inline'; sandbox");
+    respond_body(a, 200, ctype, "");
+    a->resp.body = body; /* may be binary (PNG): its own length */
+    a->resp.body_len = len;
+    return FG_STEP_DONE;
 }
 
 static fg_step_t h_index(fg_action_t *a)
@@ -551,6 +589,9 @@ static const route_t routes[] = {
     {"/metrics", "GET", h_metrics},
     {"/static/freigabe.js", "GET", h_static},
     {"/static/freigabe.css", "GET", h_static},
+    {"/static/brand.css", "GET", h_static},
+    {"/static/logo.svg", "GET", h_static},
+    {"/static/logo.png", "GET", h_static},
     {"/app/enroll", "POST", fg_h_app_enroll},
     {"/app/pending", "GET", fg_h_app_pending},
     {"/app/respond", "POST", fg_h_app_respond},

@@ -223,7 +223,9 @@ void fg_config_free(fg_config_t *c)
     free(c->issuer);
     free(c->audience);
     free(c->metrics_allow);
+    free(c->branding_dir);
     fg_keyring_free(c->keys);
+    fg_branding_free(c->branding);
     free(c);
 }
 
@@ -241,19 +243,37 @@ static int set_redis(fg_config_t *c, const char *v, char *err, size_t errlen)
     return set_str(&c->redis_url, v);
 }
 
-static int set_key_file(fg_config_t *c, const char *v, char *err, size_t errlen)
+/* A file system path: 1..FG_MAX_PATH bytes without control characters. */
+static int is_path(const char *v)
 {
     size_t n = strlen(v);
 
     if (n == 0 || n > FG_MAX_PATH) {
-        return bad_value(err, errlen, v, "the path of a key file");
+        return 0;
     }
     for (size_t i = 0; i < n; i++) {
         if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f) {
-            return bad_value(err, errlen, v, "the path of a key file");
+            return 0;
         }
     }
+    return 1;
+}
+
+static int set_key_file(fg_config_t *c, const char *v, char *err, size_t errlen)
+{
+    if (!is_path(v)) {
+        return bad_value(err, errlen, v, "the path of a key file");
+    }
     return set_str(&c->key_file, v);
+}
+
+/* Only recorded here; the directory is read and checked by finalize. */
+static int set_branding_dir(fg_config_t *c, const char *v, char *err, size_t errlen)
+{
+    if (!is_path(v) || v[0] != '/') {
+        return bad_value(err, errlen, v, "the absolute path of a directory");
+    }
+    return set_str(&c->branding_dir, v);
 }
 
 /* prefix: "/freigabe" style, one trailing slash stripped, safe characters only, no empty,
@@ -597,6 +617,7 @@ static int set_other(fg_config_t *c, const char *name, const char *v, char *err,
     } table[] = {
         {"redis", set_redis},
         {"key_file", set_key_file},
+        {"branding_dir", set_branding_dir},
         {"prefix", set_prefix},
         {"code_mode", set_code_mode},
         {"header_prefix", set_header_prefix},
@@ -705,6 +726,7 @@ fg_config_t *fg_config_merge(const fg_config_t *parent, const fg_config_t *child
     rc |= merge_str(&m->issuer, pa->issuer, ch->issuer);
     rc |= merge_str(&m->audience, pa->audience, ch->audience);
     rc |= merge_str(&m->metrics_allow, pa->metrics_allow, ch->metrics_allow);
+    rc |= merge_str(&m->branding_dir, pa->branding_dir, ch->branding_dir);
     fg_config_free(empty);
     if (rc != FG_OK) {
         fg_config_free(m);
@@ -777,9 +799,9 @@ static int cross_check(const fg_config_t *c, char *err, size_t errlen)
     return FG_OK;
 }
 
-/* fg_config_finalize: fills defaults, checks cross-field rules and loads the key file
- * (the only I/O in this file). Returns FG_OK, FG_ERR_INVAL (bad combination, key_file
- * unset), FG_ERR_IO (key file could not be loaded) or FG_ERR_NOMEM; err then holds
+/* fg_config_finalize: fills defaults, checks cross-field rules, loads the key file and the
+ * branding directory (the only I/O in this file). Returns FG_OK, FG_ERR_INVAL (bad combination, key_file
+ * unset), FG_ERR_IO (key file or branding could not be loaded) or FG_ERR_NOMEM; err then holds
  * "<directive>: <problem>". Calling it again reloads the keys. */
 int fg_config_finalize(fg_config_t *c, char *err, size_t errlen)
 {
@@ -806,6 +828,15 @@ int fg_config_finalize(fg_config_t *c, char *err, size_t errlen)
     if (c->keys == NULL) {
         fail(err, errlen, "key_file: %s", msg[0] != '\0' ? msg : "cannot load the key file");
         return FG_ERR_IO;
+    }
+    /* Read now, once: requests only ever see the copy in memory. */
+    fg_branding_free(c->branding);
+    c->branding = NULL;
+    if (c->branding_dir != NULL) {
+        c->branding = fg_branding_load(c->branding_dir, err, errlen);
+        if (c->branding == NULL) {
+            return FG_ERR_IO;
+        }
     }
     /* Made now, at start-up (Apache's children inherit it), so the first login with an
      * unknown customer number is not the one that pays for it. */

@@ -111,7 +111,9 @@ struct fg_config {
     int challenge_max;    /* approval requests per customer per window (5) */
     int notme_cooldown;   /* seconds after "not me" (300) */
     int poll_interval;    /* status interval seconds (2) */
+    char *branding_dir;   /* logo, brand.css, texts-*.txt; NULL = built-in look */
     fg_keyring_t *keys;   /* loaded by finalize */
+    struct fg_branding *branding; /* loaded by finalize from branding_dir, else NULL */
 };
 
 /* Dotted version compare: <0, 0, >0. Non-numeric parts compare as 0. */
@@ -217,9 +219,15 @@ typedef enum {
     FG_PAGE_ERROR       /* generic: title + message + link */
 } fg_page_t;
 
+/* An admin's logo, colours and texts (branding_dir), loaded once at start-up and read-only
+ * afterwards, so pages never touch the disk. */
+typedef struct fg_branding fg_branding_t;
+
 typedef struct {
     const char *lang;        /* "de"/"en" */
+    const char *lang_param;  /* "de"/"en" when chosen with ?lang= (kept in links), else NULL */
     const char *prefix;      /* endpoint prefix */
+    const fg_branding_t *brand; /* NULL: built-in logo and texts */
     const char *csrf;
     const char *rd;
     const char *customer;    /* echo on the login form */
@@ -227,6 +235,7 @@ typedef struct {
     const char *code;        /* WAIT: raw digits, rendered grouped */
     int expires_in;          /* WAIT */
     int interval;            /* WAIT */
+    int total;               /* WAIT: the challenge's full validity (for the progress bar) */
     const char *status;      /* WAIT: "authorization_pending", "approved", ... */
     int refresh;             /* WAIT: seconds for <meta http-equiv=refresh> without JS */
     const char *title_key, *message_key, *link_href, *link_key; /* ERROR */
@@ -237,6 +246,20 @@ char *fg_page_render(fg_arena_t *a, fg_page_t page, const fg_page_args_t *args);
 /* A localized message by key (e.g. "login_failed", "too_many", "unavailable"). Never NULL:
  * unknown keys return the key itself. */
 const char *fg_msg(const char *lang, const char *key);
+/* fg_msg with the admin's override from `b` (may be NULL) taking precedence. */
+const char *fg_page_text(const fg_branding_t *b, const char *lang, const char *key);
+
+/* fg_branding_load: reads and checks the branding directory `dir` (start-up only):
+ * logo.svg or logo.png (<= 256 KiB), brand.css (<= 64 KiB), texts-de.txt / texts-en.txt
+ * (UTF-8 "key = value" lines overriding fg_msg texts). Returns a malloc'd branding to free
+ * with fg_branding_free, or NULL with "branding_dir: <file> line N: <problem>" in err. */
+fg_branding_t *fg_branding_load(const char *dir, char *err, size_t errlen);
+void fg_branding_free(fg_branding_t *b);
+/* The branding's file for a static path below the prefix ("/static/logo.svg",
+ * "/static/logo.png", "/static/brand.css"), or the built-in logo for "/static/logo.svg"
+ * when the admin has none. Returns 1 and sets body/len/ctype (owned by b or static), or 0. */
+int fg_branding_asset(const fg_branding_t *b, const char *sub, const char **body, size_t *len,
+                      const char **ctype);
 /* The script served at {prefix}/static/freigabe.js and style at {prefix}/static/freigabe.css */
 extern const char fg_static_js[];
 extern const char fg_static_css[];

@@ -643,6 +643,66 @@ START_TEST(version_cmp)
 }
 END_TEST
 
+
+/* ---------------------------------------------------------------- branding_dir */
+
+START_TEST(branding_dir_set_merge_finalize)
+{
+    char *key = temp_file(KEYTEXT);
+    char dir[256], path[300];
+    const char *tmp = getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp";
+    fg_config_t *child, *m;
+    FILE *f;
+
+    reject("branding_dir", "relative/dir");
+    reject("branding_dir", "");
+    reject("branding_dir", "/x\ny");
+    ck_assert_ptr_null(C->branding_dir);
+
+    snprintf(dir, sizeof dir, "%s/fgcfgbrandXXXXXX", tmp);
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/texts-en.txt", dir);
+    f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("button_login = Sign in\n", f);
+    fclose(f);
+
+    ck_assert_int_eq(set("key_file", key), FG_OK);
+    ck_assert_int_eq(set("branding_dir", dir), FG_OK);
+    /* merged into a child that does not set it; the child's own value wins */
+    child = fg_config_new();
+    m = fg_config_merge(C, child);
+    ck_assert_str_eq(m->branding_dir, dir);
+    ck_assert_ptr_null(m->branding); /* loaded by finalize only */
+    ck_assert_int_eq(fg_config_finalize(m, err, sizeof err), FG_OK);
+    ck_assert_ptr_nonnull(m->branding);
+    ck_assert_str_eq(fg_page_text(m->branding, "en", "button_login"), "Sign in");
+    ck_assert_int_eq(fg_config_finalize(m, err, sizeof err), FG_OK); /* reload, no leak */
+    fg_config_free(m);
+    ck_assert_int_eq(fg_config_set(child, "branding_dir", "/nonexistent/brand", err, sizeof err),
+                     FG_OK);
+    m = fg_config_merge(C, child);
+    ck_assert_str_eq(m->branding_dir, "/nonexistent/brand");
+    ck_assert_int_eq(fg_config_finalize(m, err, sizeof err), FG_ERR_IO);
+    ck_assert_str_eq(err, "branding_dir: cannot open directory /nonexistent/brand: "
+                          "No such file or directory");
+    fg_config_free(m);
+    fg_config_free(child);
+
+    /* a bad file stops start-up with file and line */
+    f = fopen(path, "w");
+    fputs("# ok\nbutton_logn = Sign in\n", f);
+    fclose(f);
+    ck_assert_int_ne(fg_config_finalize(C, err, sizeof err), FG_OK);
+    ck_assert_msg(strstr(err, "branding_dir: ") == err && strstr(err, "/texts-en.txt line 2: "
+                  "unknown key \"button_logn\"") != NULL, "%s", err);
+    unlink(path);
+    rmdir(dir);
+    unlink(key);
+    free(key);
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
     Suite *s = suite_create("config");
@@ -674,6 +734,7 @@ static Suite *config_suite(void)
     tcase_add_test(t, finalize_cross_checks);
     tcase_add_test(t, version_cmp);
     tcase_add_test(t, redis_url_redacted_for_logs);
+    tcase_add_test(t, branding_dir_set_merge_finalize);
     suite_add_tcase(s, t);
     return s;
 }
