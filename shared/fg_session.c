@@ -89,6 +89,58 @@ static void upstream_header(fg_action_t *a, const char *suffix, const char *valu
     a->upstream[i].value = value;
 }
 
+/*
+ * Ed25519 signing is most of a protected request's CPU, and a page load asks for the same
+ * session's assertion many times within one second (the page, its scripts, its API
+ * calls) - when the claims are byte-identical, so is the JWT (Ed25519 is deterministic).
+ * A small table per thread (an Apache thread, an nginx worker) remembers the last
+ * assertions; no locks, no I/O, nothing that outlives the second it was made in.
+ */
+#define JWT_MEMO_SLOTS 32
+#define JWT_MEMO_MAX 1024
+
+typedef struct {
+    const fg_keyring_t *keys;
+    int64_t iat, auth_time;
+    char sid[65];
+    char name[256];
+    char jwt[JWT_MEMO_MAX];
+} jwt_memo_t;
+
+static __thread jwt_memo_t jwt_memo[JWT_MEMO_SLOTS];
+
+static jwt_memo_t *jwt_memo_slot(const char *sid)
+{
+    unsigned h = 0;
+    for (int i = 0; i < 8 && sid[i] != '\0'; i++) {
+        h = h * 31u + (unsigned char)sid[i];
+    }
+    return &jwt_memo[h % JWT_MEMO_SLOTS];
+}
+
+static const char *assertion(fg_action_t *a, const fg_claims_t *cl)
+{
+    if (cl->sid == NULL || cl->name == NULL) {
+        return fg_jwt_sign(a->arena, a->keys, cl);
+    }
+    jwt_memo_t *m = jwt_memo_slot(cl->sid);
+    if (m->keys == a->keys && m->iat == cl->iat && m->auth_time == cl->auth_time &&
+        strcmp(m->sid, cl->sid) == 0 && strcmp(m->name, cl->name) == 0) {
+        return fg_arena_strdup(a->arena, m->jwt);
+    }
+    char *jwt = fg_jwt_sign(a->arena, a->keys, cl);
+    if (jwt != NULL && strlen(jwt) < JWT_MEMO_MAX && strlen(cl->sid) < sizeof(m->sid) &&
+        strlen(cl->name) < sizeof(m->name)) {
+        m->keys = a->keys;
+        m->iat = cl->iat;
+        m->auth_time = cl->auth_time;
+        strcpy(m->sid, cl->sid);
+        strcpy(m->name, cl->name);
+        strcpy(m->jwt, jwt);
+    }
+    return jwt;
+}
+
 /* Fills the identity of a granted session. */
 static void session_identity(fg_action_t *a, const char *name, int64_t auth_time)
 {
@@ -109,7 +161,7 @@ static void session_identity(fg_action_t *a, const char *name, int64_t auth_time
     cl.auth_time = id->auth_time;
     cl.iat = a->req.now;
     cl.exp = a->req.now + ASSERTION_LIFETIME;
-    id->assertion = fg_jwt_sign(a->arena, a->keys, &cl);
+    id->assertion = assertion(a, &cl);
     a->resp.identity = id;
 }
 

@@ -244,6 +244,37 @@ START_TEST(protect_valid_session_grants_identity)
 }
 END_TEST
 
+/* The assertion of one session in one second is remembered; anything else is signed anew. */
+static const char *granted_assertion(fg_arena_t *ar, const char *token, const char *name,
+                                     int64_t now)
+{
+    fg_request_t r = req("GET", "/portal/");
+    r.now = now;
+    r.cookie = fg_arena_printf(ar, "freigabe=%s", seal(ar, "session",
+                                   fg_arena_printf(ar, "v1\n1234567890\n%s\n1767225000", token)));
+    fg_action_t *a = fg_action_new(cfg, FG_KIND_PROTECT, &r);
+    ck_assert_int_eq(fg_action_step(a), FG_STEP_REDIS);
+    feed(a, 1, r_arr(4, "ok", name, "1767225100", "900"));
+    ck_assert_int_eq(fg_action_step(a), FG_STEP_DONE);
+    const char *jwt = fg_arena_strdup(ar, upstream(fg_action_response(a), "X-Freigabe-Assertion"));
+    fg_action_free(a);
+    return jwt;
+}
+
+START_TEST(assertion_memo_is_exact)
+{
+    fg_arena_t *ar = fg_arena_new();
+    const char *a1 = granted_assertion(ar, "TOKEN-A", "Erika", NOW);
+    ck_assert_str_eq(granted_assertion(ar, "TOKEN-A", "Erika", NOW), a1);
+    ck_assert_str_ne(granted_assertion(ar, "TOKEN-A", "Erika", NOW + 1), a1);
+    ck_assert_str_ne(granted_assertion(ar, "TOKEN-B", "Erika", NOW), a1);
+    ck_assert_str_ne(granted_assertion(ar, "TOKEN-A", "Erika Neu", NOW), a1);
+    /* and the remembered one is still the right one for session A */
+    ck_assert_str_eq(granted_assertion(ar, "TOKEN-A", "Erika", NOW), a1);
+    fg_arena_free(ar);
+}
+END_TEST
+
 START_TEST(protect_revoked_session_is_denied)
 {
     fg_arena_t *ar = fg_arena_new();
@@ -884,6 +915,7 @@ int main(void)
     tcase_add_test(tc, protect_no_cookie_api_gets_401_json);
     tcase_add_test(tc, protect_valid_session_grants_identity);
     tcase_add_test(tc, protect_revoked_session_is_denied);
+    tcase_add_test(tc, assertion_memo_is_exact);
     tcase_add_test(tc, protect_redis_down_fails_closed);
     tcase_add_test(tc, redis_error_reply_is_unavailable_not_logout);
     tcase_add_test(tc, forged_session_cookie_never_reaches_redis);
