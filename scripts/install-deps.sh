@@ -10,7 +10,7 @@ PKGS=(
   libhiredis-dev libjansson-dev libsodium-dev libapr1-dev libaprutil1-dev
   autoconf automake libtool pkg-config check libcurl4-openssl-dev wrk
   python3-pytest python3-requests python3-nacl python3-jwt python3-redis
-  chromium qrencode build-essential
+  chromium qrencode build-essential valgrind
 )
 
 # node and npm run the browser tests (tests/browser); the machines bring Node.js 20, Debian's

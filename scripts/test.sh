@@ -6,6 +6,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export LC_ALL=C.UTF-8 PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+# the nginx journey under valgrind (tests/integration/test_nginx.py) takes ~20 s: always on
+export FG_VALGRIND=${FG_VALGRIND:-1}
 
 bash scripts/install-deps.sh </dev/null || { echo "test.sh: install-deps failed"; echo "0 passed, 1 failed"; exit 1; }
 bash scripts/build.sh </dev/null || { echo "test.sh: build failed"; echo "0 passed, 1 failed"; exit 1; }

@@ -1,5 +1,5 @@
 """test_nginx.py - nginx only: one worker stays responsive while Redis hangs or Argon2id hashes,
-client aborts during async work, reload under traffic, and (opt-in, FG_VALGRIND=1) valgrind.
+client aborts during async work, reload under traffic, and valgrind (FG_VALGRIND=1; scripts/test.sh sets it).
 
 Every test gets its own Redis and its own nginx (worker_processes 1) through the function-scoped
 `solo` factory, so breaking Redis or exhausting the hash slots never touches another test.
