@@ -144,16 +144,23 @@ static const command_rec cmds[] = {
     DIR1("FreigabeBrandingDir", "branding_dir", "directory with logo, brand.css and texts"),
     {NULL}};
 
-/* "key_file: msg" -> "FreigabeKeyFile: msg" */
-static const char *spell(apr_pool_t *p, const char *msg)
+/* The Apache spelling of an engine directive name, or NULL. */
+static const char *spell_word(const char *word, void *ud)
 {
     for (const command_rec *c = cmds; c->name; c++) {
-        size_t n = strlen(c->cmd_data);
-        if (strncmp(msg, c->cmd_data, n) == 0 && msg[n] == ':') {
-            return apr_pstrcat(p, c->name, msg + n, NULL);
+        if (strcmp(word, c->cmd_data) == 0) {
+            return c->name;
         }
     }
-    return msg;
+    return NULL;
+}
+
+/* "session_idle: 900s is longer than session_max" -> "FreigabeSessionIdle: ... FreigabeSessionMax" */
+static const char *spell(apr_pool_t *p, const char *msg)
+{
+    char out[1024];
+    fg_config_spell(msg, spell_word, NULL, out, sizeof(out));
+    return apr_pstrdup(p, out);
 }
 
 /* ---- where is Freigabe used? (AuthType Freigabe / SetHandler freigabe) -- */
@@ -300,6 +307,13 @@ static void run_hash(srv_t *sc, fg_action_t *a)
 }
 
 /* The step loop: executes what the engine asks for until the response is ready. */
+/* True once this child is asked to stop (graceful restart, stop): long polls end early. */
+static int stopping(void)
+{
+    int state = AP_MPMQ_RUNNING;
+    return ap_mpm_query(AP_MPMQ_MPM_STATE, &state) == APR_SUCCESS && state == AP_MPMQ_STOPPING;
+}
+
 static const fg_response_t *drive(request_rec *r, srv_t *sc, fg_action_t *a)
 {
     fg_step_t st;
@@ -314,6 +328,9 @@ static const fg_response_t *drive(request_rec *r, srv_t *sc, fg_action_t *a)
         case FG_STEP_SLEEP:
             apr_sleep(apr_time_from_msec(fg_action_sleep_ms(a)));
             fg_action_set_now(a, apr_time_sec(apr_time_now()));
+            if (stopping()) {
+                fg_action_stop_waiting(a); /* answer the long poll now: the app polls again */
+            }
             break;
         default:
             return NULL;

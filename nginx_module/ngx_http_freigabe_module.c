@@ -204,6 +204,15 @@ ngx_http_freigabe_set(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\" directive: %s", &cmd->name, err);
         return NGX_CONF_ERROR;
     }
+    if (ngx_strcmp(cmd->post, "key_file") == 0) {
+        /* read it now as well, so that nginx -t points at this line */
+        fg_keyring_t *k = fg_keyring_load(value, err, sizeof(err));
+        if (k == NULL) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\" directive: %s", &cmd->name, err);
+            return NGX_CONF_ERROR;
+        }
+        fg_keyring_free(k);
+    }
     return NGX_CONF_OK;
 }
 
@@ -273,11 +282,28 @@ ngx_http_freigabe_create_loc_conf(ngx_conf_t *cf)
     return flcf;
 }
 
-/* The engine names directives neutrally ("key_file: ..."); nginx says freigabe_key_file. */
+/* The nginx spelling of an engine directive name ("key_file" -> "freigabe_key_file"). */
+static const char *
+ngx_http_freigabe_spell(const char *word, void *ud)
+{
+    ngx_command_t *c;
+
+    for (c = ngx_http_freigabe_commands; c->name.len; c++) {
+        if (c->post != NULL && ngx_strcmp(c->post, word) == 0) {
+            return (const char *) c->name.data;
+        }
+    }
+    return NULL;
+}
+
+/* Errors found when a location is merged: the engine names directives neutrally. */
 static void
 ngx_http_freigabe_conf_error(ngx_conf_t *cf, const char *err)
 {
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "freigabe_%s", err);
+    char msg[1024];
+
+    fg_config_spell(err, ngx_http_freigabe_spell, NULL, msg, sizeof(msg));
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%s (in the block that ends here)", msg);
 }
 
 /* One connection object per Redis URL and worker; the address is resolved now. */

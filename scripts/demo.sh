@@ -117,10 +117,28 @@ cat <<MSG
 
 MSG
 
-# Run until Ctrl-C or until one of the servers dies.
-while kill -0 "$REDIS_PID" 2>/dev/null && kill -0 "$PORTAL_PID" 2>/dev/null \
-      && kill -0 "$APACHE_PID" 2>/dev/null && kill -0 "$NGINX_PID" 2>/dev/null; do
+# Run until Ctrl-C or until a web server or the portal dies. Redis may be stopped and
+# started again on purpose (to see the 503 and the recovery): the demo keeps running.
+redis_cmd=(/usr/bin/redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$DIR/redis"
+           --save '' --appendonly no --daemonize no)
+redis_down=0
+while true; do
+  for pair in "portal:$PORTAL_PID" "apache2:$APACHE_PID" "nginx:$NGINX_PID"; do
+    if ! kill -0 "${pair#*:}" 2>/dev/null; then
+      echo "demo.sh: ${pair%%:*} exited unexpectedly; see the logs in $DIR" >&2
+      exit 1
+    fi
+  done
+  if ! kill -0 "$REDIS_PID" 2>/dev/null && [ $redis_down = 0 ]; then
+    redis_down=1
+    echo "demo.sh: Redis stopped - protected pages now answer 503. Press Enter to start it again."
+  fi
+  if [ $redis_down = 1 ] && [ -t 0 ] && read -r -t 1 _ 2>/dev/null; then
+    "${redis_cmd[@]}" >>"$DIR/redis/redis.log" 2>&1 &
+    REDIS_PID=$!
+    wait_port "$REDIS_PORT" redis-server && echo "demo.sh: Redis is back; no server was restarted."
+    redis_down=0
+    continue
+  fi
   sleep 1
 done
-echo "demo.sh: a server exited unexpectedly; see the logs in $DIR" >&2
-exit 1

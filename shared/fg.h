@@ -90,6 +90,13 @@ void fg_config_free(fg_config_t *c);
  */
 int fg_config_set(fg_config_t *c, const char *name, const char *value, char *err, size_t errlen);
 
+/* Copies an engine message into out (always NUL-terminated), replacing every word made of
+ * [a-z0-9_] for which spell(word, ud) returns non-NULL with what it returns: the wrappers
+ * turn "session_idle: 900s is longer than session_max (60s)" into their own directive
+ * names (FreigabeSessionIdle / freigabe_session_idle) everywhere in the message. */
+void fg_config_spell(const char *msg, const char *(*spell)(const char *word, void *ud),
+                     void *ud, char *out, size_t outlen);
+
 /* A new configuration: child's set values over parent's. Free with fg_config_free. */
 fg_config_t *fg_config_merge(const fg_config_t *parent, const fg_config_t *child);
 

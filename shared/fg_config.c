@@ -846,6 +846,33 @@ int fg_config_finalize(fg_config_t *c, char *err, size_t errlen)
     return FG_OK;
 }
 
+void fg_config_spell(const char *msg, const char *(*spell)(const char *word, void *ud),
+                     void *ud, char *out, size_t outlen)
+{
+    size_t o = 0;
+
+    if (outlen == 0) {
+        return;
+    }
+    while (msg != NULL && *msg != '\0' && o + 1 < outlen) {
+        size_t n = strspn(msg, "abcdefghijklmnopqrstuvwxyz0123456789_");
+        const char *rep = NULL;
+        char word[64];
+        if (n > 0 && n < sizeof(word)) {
+            memcpy(word, msg, n);
+            word[n] = '\0';
+            rep = spell(word, ud);
+        }
+        const char *src = rep != NULL ? rep : msg;
+        size_t len = rep != NULL ? strlen(rep) : (n > 0 ? n : 1);
+        for (size_t i = 0; i < len && o + 1 < outlen; i++) {
+            out[o++] = src[i];
+        }
+        msg += n > 0 ? n : 1;
+    }
+    out[o] = '\0';
+}
+
 const char *fg_redis_url_redact(const char *url, char *buf, size_t len)
 {
     const char *scheme = url ? strstr(url, "://") : NULL;

@@ -1124,15 +1124,23 @@ static int watch_one(const devkey_t *dk, const json_t *rq)
     time_t deadline = time(NULL) + (time_t)json_integer_value(json_object_get(rq, "expires_in"));
     int key, rc;
     show_request(rq);
-    key = ask_key(deadline);
-    if (key < 0 || key == 'q') {
-        return EX_OK;
+    for (;;) {
+        key = ask_key(deadline);
+        if (key < 0 || key == 'q') {
+            return EX_OK;
+        }
+        if (key == 0) {
+            printf("  Abgelaufen.\n");
+            return -1;
+        }
+        rc = watch_decide(dk, rq, key == 'y' ? 'j' : key);
+        if (rc == EX_PIN && !json_is_true(json_object_get(g.state, "wiped"))) {
+            /* a mistyped PIN must not lose the request: ask again while it is valid */
+            printf("  Falsche App-PIN - bitte noch einmal.\n");
+            continue;
+        }
+        break;
     }
-    if (key == 0) {
-        printf("  Abgelaufen.\n");
-        return -1;
-    }
-    rc = watch_decide(dk, rq, key == 'y' ? 'j' : key);
     if (rc == EX_UPDATE || (rc == EX_PIN && json_is_true(json_object_get(g.state, "wiped")))) {
         return rc;
     }

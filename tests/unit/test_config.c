@@ -628,6 +628,26 @@ START_TEST(redis_url_redacted_for_logs)
 }
 END_TEST
 
+static const char *spell_apache(const char *w, void *ud)
+{
+    if (strcmp(w, "session_idle") == 0) return "FreigabeSessionIdle";
+    if (strcmp(w, "session_max") == 0) return "FreigabeSessionMax";
+    return NULL;
+}
+
+START_TEST(messages_spelled_by_the_wrapper)
+{
+    char out[128];
+    fg_config_spell("session_idle: 900s is longer than session_max (60s)", spell_apache, NULL,
+                    out, sizeof out);
+    ck_assert_str_eq(out, "FreigabeSessionIdle: 900s is longer than FreigabeSessionMax (60s)");
+    fg_config_spell("session_idle_x and xsession_max stay", spell_apache, NULL, out, sizeof out);
+    ck_assert_str_eq(out, "session_idle_x and xsession_max stay");
+    fg_config_spell("session_max: abc", spell_apache, NULL, out, 8);
+    ck_assert_str_eq(out, "Freigab");
+}
+END_TEST
+
 START_TEST(version_cmp)
 {
     ck_assert_int_eq(fg_version_cmp("2.4.0", "2.4.0"), 0);
@@ -734,6 +754,7 @@ static Suite *config_suite(void)
     tcase_add_test(t, finalize_cross_checks);
     tcase_add_test(t, version_cmp);
     tcase_add_test(t, redis_url_redacted_for_logs);
+    tcase_add_test(t, messages_spelled_by_the_wrapper);
     tcase_add_test(t, branding_dir_set_merge_finalize);
     suite_add_tcase(s, t);
     return s;
