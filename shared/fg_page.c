@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 /* ------------------------------------------------------------------------ */
 /* Texts: one table per language, same keys in both.                         */
@@ -275,16 +277,28 @@ static int read_small(const char *path, size_t max, char **out, size_t *len, cha
                       size_t errlen)
 {
     struct stat st;
-    FILE *f = fopen(path, "rb");
+    /* read as root at start-up and then served to everyone: no symlinks (a link to the
+     * key file would publish it), no FIFOs or devices (they would block the start) */
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
     size_t n;
 
     *out = NULL;
     if (f == NULL) {
-        return bfail(err, errlen, "cannot read %s: %s", path, strerror(errno));
+        int e = errno;
+        if (fd >= 0) {
+            close(fd);
+        }
+        return bfail(err, errlen, "cannot read %s: %s", path,
+                     e == ELOOP ? "symbolic links are not accepted" : strerror(e));
     }
     if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
         fclose(f);
         return bfail(err, errlen, "%s is not a regular file", path);
+    }
+    if (st.st_mode & S_IWOTH) {
+        fclose(f);
+        return bfail(err, errlen, "%s is writable by everyone", path);
     }
     if ((unsigned long long)st.st_size > max) {
         fclose(f);

@@ -616,6 +616,27 @@ START_TEST(branding_svg_logo)
 }
 END_TEST
 
+START_TEST(branding_refuses_links_and_fifos)
+{
+    char target[300], link[300];
+
+    brand_dir();
+    snprintf(target, sizeof target, "%s/../fgsecret-%d", bdir, (int)getpid());
+    FILE *f = fopen(target, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("key k1 c2VjcmV0\n", f);
+    fclose(f);
+    snprintf(link, sizeof link, "%s/brand.css", bdir);
+    ck_assert_int_eq(symlink(target, link), 0);
+    brand_fails("branding_dir: cannot read %s/brand.css: symbolic links are not accepted");
+    unlink(link);
+    unlink(target);
+    ck_assert_int_eq(mkfifo(link, 0644), 0);
+    brand_fails("branding_dir: %s/brand.css is not a regular file");
+    brand_rm();
+}
+END_TEST
+
 START_TEST(branding_errors_name_file_and_line)
 {
     char big[300 * 1024];
@@ -705,6 +726,7 @@ static Suite *page_suite(void)
     tcase_add_test(t, branding_loads_and_renders_escaped);
     tcase_add_test(t, branding_svg_logo);
     tcase_add_test(t, branding_errors_name_file_and_line);
+    tcase_add_test(t, branding_refuses_links_and_fifos);
     suite_add_tcase(s, t);
     return s;
 }
