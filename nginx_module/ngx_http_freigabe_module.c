@@ -2,6 +2,11 @@
 #include "ngx_http_freigabe.h"
 
 typedef struct {
+    ngx_array_t redis;                      /* of ngx_http_freigabe_redis_t * */
+    ngx_shm_zone_t *cache_zone;             /* session checks, shared by the workers */
+} ngx_http_freigabe_main_conf_t;
+
+typedef struct {
     fg_config_t *raw;                       /* directive values as written here */
     fg_config_t *fg;                        /* merged and finalized, when used */
     ngx_flag_t enable;                      /* freigabe on */
@@ -12,13 +17,8 @@ typedef struct {
     ngx_http_freigabe_redis_t *redis;
     ngx_msec_t session_recheck;             /* 0: ask Redis on every request */
     fg_session_cache_t cache;               /* the shared-memory session cache */
-    void *cache_zone_data;                  /* ngx_http_freigabe_cache_t */
+    ngx_http_freigabe_main_conf_t *fmcf;    /* where the cache zone is, if any */
 } ngx_http_freigabe_loc_conf_t;
-
-typedef struct {
-    ngx_array_t redis;                      /* of ngx_http_freigabe_redis_t * */
-    ngx_shm_zone_t *cache_zone;             /* session checks, shared by the workers */
-} ngx_http_freigabe_main_conf_t;
 
 /* The session-check cache: a fixed, direct-mapped table in shared memory. Entries are
  * small and short-lived, so a colliding session simply evicts another (which then asks
@@ -27,7 +27,7 @@ typedef struct {
 #define NGX_HTTP_FREIGABE_CACHE_VALUE 240
 
 typedef struct {
-    u_char key[64];
+    u_char key[96];                          /* session hash ":" deployment tag */
     time_t stamp;
     u_short len;
     u_char value[NGX_HTTP_FREIGABE_CACHE_VALUE];
@@ -383,18 +383,32 @@ ngx_http_freigabe_cache_slot(ngx_http_freigabe_cache_t *c, const char *key, size
                        % NGX_HTTP_FREIGABE_CACHE_ENTRIES];
 }
 
+/* The zone of this http block, or NULL when no location uses freigabe_session_recheck.
+ * Every freigabe location gets the cache (a logout anywhere forgets the session); only
+ * locations with a recheck interval answer from it. */
+static ngx_http_freigabe_cache_t *
+ngx_http_freigabe_cache_of(ngx_http_freigabe_loc_conf_t *flcf)
+{
+    ngx_shm_zone_t *zone = flcf->fmcf ? flcf->fmcf->cache_zone : NULL;
+
+    return zone != NULL ? zone->data : NULL;
+}
+
 static int
 ngx_http_freigabe_cache_get(void *ud, const char *key, char *buf, size_t max, int64_t now)
 {
     ngx_http_freigabe_loc_conf_t *flcf = ud;
-    ngx_http_freigabe_cache_t *c = flcf->cache_zone_data;
+    ngx_http_freigabe_cache_t *c = ngx_http_freigabe_cache_of(flcf);
     ngx_http_freigabe_cache_entry_t *e;
     size_t klen;
     int n = -1;
 
+    if (c == NULL || flcf->session_recheck < 1000) {
+        return -1;
+    }
     e = ngx_http_freigabe_cache_slot(c, key, &klen);
     ngx_shmtx_lock(&c->shpool->mutex);
-    if (ngx_memcmp(e->key, key, klen) == 0 && e->len <= max
+    if (ngx_memcmp(e->key, key, klen) == 0 && e->len <= max && now >= e->stamp
         && now - e->stamp < (time_t) (flcf->session_recheck / 1000))
     {
         ngx_memcpy(buf, e->value, e->len);
@@ -409,12 +423,12 @@ ngx_http_freigabe_cache_put(void *ud, const char *key, const char *value, size_t
     int64_t now)
 {
     ngx_http_freigabe_loc_conf_t *flcf = ud;
-    ngx_http_freigabe_cache_t *c = flcf->cache_zone_data;
+    ngx_http_freigabe_cache_t *c = ngx_http_freigabe_cache_of(flcf);
     ngx_http_freigabe_cache_entry_t *e;
     size_t klen;
 
-    if (len > NGX_HTTP_FREIGABE_CACHE_VALUE) {
-        return; /* an unusually long name: simply not cached */
+    if (c == NULL || flcf->session_recheck < 1000 || len > NGX_HTTP_FREIGABE_CACHE_VALUE) {
+        return; /* no cache here, or an unusually long name: simply not cached */
     }
     e = ngx_http_freigabe_cache_slot(c, key, &klen);
     ngx_shmtx_lock(&c->shpool->mutex);
@@ -430,10 +444,13 @@ static void
 ngx_http_freigabe_cache_del(void *ud, const char *key)
 {
     ngx_http_freigabe_loc_conf_t *flcf = ud;
-    ngx_http_freigabe_cache_t *c = flcf->cache_zone_data;
+    ngx_http_freigabe_cache_t *c = ngx_http_freigabe_cache_of(flcf);
     ngx_http_freigabe_cache_entry_t *e;
     size_t klen;
 
+    if (c == NULL) {
+        return;
+    }
     e = ngx_http_freigabe_cache_slot(c, key, &klen);
     ngx_shmtx_lock(&c->shpool->mutex);
     if (ngx_memcmp(e->key, key, klen) == 0) {
@@ -529,21 +546,24 @@ ngx_http_freigabe_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     if (conf->thread_pool == NULL) {
         return NGX_CONF_ERROR;
     }
-    if (conf->session_recheck >= 1000) {
-        ngx_shm_zone_t *zone = ngx_http_freigabe_cache_zone(cf);
-        if (zone == NULL) {
-            return NGX_CONF_ERROR;
-        }
-        conf->cache_zone_data = zone->data;
-        conf->cache.get = ngx_http_freigabe_cache_get;
-        conf->cache.put = ngx_http_freigabe_cache_put;
-        conf->cache.del = ngx_http_freigabe_cache_del;
-        conf->cache.ud = conf;
-    } else if (conf->session_recheck != 0) {
+    if (conf->session_recheck != 0 && conf->session_recheck < 1000) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "freigabe_session_recheck: 0 (always ask Redis) or at least 1s");
         return NGX_CONF_ERROR;
     }
+    if (conf->session_recheck / 1000 >= (ngx_msec_t) fg_config_session_idle(conf->fg)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "freigabe_session_recheck: must be shorter "
+                           "than freigabe_session_idle (%d s)", fg_config_session_idle(conf->fg));
+        return NGX_CONF_ERROR;
+    }
+    if (conf->session_recheck >= 1000 && ngx_http_freigabe_cache_zone(cf) == NULL) {
+        return NGX_CONF_ERROR;
+    }
+    conf->fmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_freigabe_module);
+    conf->cache.get = ngx_http_freigabe_cache_get;
+    conf->cache.put = ngx_http_freigabe_cache_put;
+    conf->cache.del = ngx_http_freigabe_cache_del;
+    conf->cache.ud = conf;
     return NGX_CONF_OK;
 }
 
@@ -911,7 +931,7 @@ ngx_http_freigabe_op_new(ngx_http_request_t *r, ngx_http_freigabe_loc_conf_t *fl
     op->pool = flcf->thread_pool;
     op->log = r->connection->log;
     fg_action_set_log(op->action, ngx_http_freigabe_log_sink, r->connection->log);
-    if (flcf->cache_zone_data != NULL) {
+    if (flcf->fmcf != NULL && flcf->fmcf->cache_zone != NULL) {
         fg_action_set_session_cache(op->action, &flcf->cache);
     }
     ctx->op = op;
@@ -1301,7 +1321,7 @@ ngx_http_freigabe_body_read(ngx_http_request_t *r)
         return;
     }
     fg_action_set_log(op->action, ngx_http_freigabe_log_sink, r->connection->log);
-    if (flcf->cache_zone_data != NULL) {
+    if (flcf->fmcf != NULL && flcf->fmcf->cache_zone != NULL) {
         fg_action_set_session_cache(op->action, &flcf->cache);
     }
     op->done = ngx_http_freigabe_endpoint_done;
@@ -1337,6 +1357,7 @@ ngx_http_freigabe_check_done(ngx_http_freigabe_op_t *op)
     ngx_http_request_t *r = op->request;
     ngx_http_freigabe_ctx_t *ctx = op->ctx;
     const fg_response_t *resp = fg_action_response(op->action);
+    ngx_http_freigabe_loc_conf_t *flcf = ngx_http_get_module_loc_conf(r, ngx_http_freigabe_module);
     ngx_connection_t *c = r->connection;
     ngx_uint_t waiting = ctx->waiting;
     ngx_table_elt_t *h;
@@ -1361,6 +1382,13 @@ ngx_http_freigabe_check_done(ngx_http_freigabe_op_t *op)
         rc = ngx_http_send_header(r);
     } else {
         rc = resp->status == 503 ? NGX_HTTP_SERVICE_UNAVAILABLE : NGX_HTTP_UNAUTHORIZED;
+    }
+    /* what auth_request lets through must not carry the session cookie (a bearer token)
+     * or look-alikes of this location's identity headers upstream */
+    if (ngx_http_freigabe_rewrite_headers(r->main, flcf->fg, resp->upstream_cookie, NULL, 0)
+        != NGX_OK)
+    {
+        rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
     ctx->op = NULL;
     ngx_http_freigabe_op_free(op);

@@ -110,6 +110,7 @@ const char *fg_config_prefix(const fg_config_t *c);         /* "/freigabe" */
 const char *fg_config_redis_url(const fg_config_t *c);
 int fg_config_redis_timeout_ms(const fg_config_t *c);
 int fg_config_hash_concurrency(const fg_config_t *c);
+int fg_config_session_idle(const fg_config_t *c);         /* seconds */
 const fg_keyring_t *fg_config_keys(const fg_config_t *c); /* NULL before finalize */
 
 /* Parsed Redis URL: redis://[user:pass@]host:port/db or unix:/path[?db=N]. */

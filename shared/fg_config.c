@@ -893,6 +893,12 @@ const char *fg_redis_url_redact(const char *url, char *buf, size_t len)
 /* ------------------------------------------------------------------------ */
 /* Accessors: defaults apply even before finalize, so wrappers can use them early.  */
 
+/* fg_config_session_idle: the idle timeout in seconds (after finalize). */
+int fg_config_session_idle(const fg_config_t *c)
+{
+    return c != NULL && c->session_idle > 0 ? c->session_idle : 900;
+}
+
 /* fg_config_prefix: endpoint prefix without trailing slash (owned by c). */
 const char *fg_config_prefix(const fg_config_t *c)
 {

@@ -189,7 +189,18 @@ static fg_step_t protect_grant(fg_action_t *a, const char *name, int64_t auth_ti
     return FG_STEP_DONE;
 }
 
-/* Cache entries are "<auth_time>\n<name>"; the key is the session hash. */
+/* The cache key: the session hash plus a tag of the deployment it was confirmed in (Redis
+ * URL, key prefix), so that a cache shared by several configurations (one nginx, two
+ * tenants) never vouches for a session another one has never seen. */
+static const char *cache_key(fg_action_t *a)
+{
+    const char *scope = fg_arena_printf(a->arena, "%s\n%s", fg_config_redis_url(a->cfg),
+                                        a->cfg->key_prefix);
+    const char *tag = fg_token_hash(a->arena, a->keys, "cache-scope", scope, strlen(scope));
+    return fg_arena_printf(a->arena, "%s:%.16s", fg_act_session_hash(a), FG_S(tag));
+}
+
+/* Cache entries are "<auth_time>\n<name>" under cache_key(). */
 static int protect_from_cache(fg_action_t *a)
 {
     char buf[512];
@@ -198,7 +209,7 @@ static int protect_from_cache(fg_action_t *a)
     if (a->cache == NULL) {
         return 0;
     }
-    int n = a->cache->get(a->cache->ud, fg_act_session_hash(a), buf, sizeof(buf) - 1,
+    int n = a->cache->get(a->cache->ud, cache_key(a), buf, sizeof(buf) - 1,
                           a->req.now);
     if (n <= 0 || n >= (int)sizeof(buf)) {
         return 0;
@@ -220,7 +231,7 @@ static void protect_remember(fg_action_t *a, const char *name, long long auth_ti
 {
     if (a->cache != NULL) {
         const char *v = fg_arena_printf(a->arena, "%lld\n%s", auth_time, FG_S(name));
-        a->cache->put(a->cache->ud, fg_act_session_hash(a), v, strlen(v), a->req.now);
+        a->cache->put(a->cache->ud, cache_key(a), v, strlen(v), a->req.now);
     }
 }
 
@@ -249,7 +260,7 @@ fg_step_t fg_h_protect(fg_action_t *a)
     const char *st = fg_act_elem(a, r, 0);
     if (st == NULL || strcmp(st, "ok") != 0) {
         if (a->cache != NULL) {
-            a->cache->del(a->cache->ud, fg_act_session_hash(a));
+            a->cache->del(a->cache->ud, cache_key(a));
         }
         return protect_deny(a, FG_EXPIRED);
     }
@@ -317,7 +328,7 @@ fg_step_t fg_h_logout(fg_action_t *a)
         return fg_act_unavailable(a);
     }
     if (a->cache != NULL) {
-        a->cache->del(a->cache->ud, fg_act_session_hash(a));
+        a->cache->del(a->cache->ud, cache_key(a));
     }
     fg_act_log(a, FG_LOG_INFO, "logout of customer %s", a->customer);
     return logout_done(a);

@@ -395,7 +395,7 @@ class NginxKind:
 
     @classmethod
     def config_text(cls, directory, port, upstream_port, options, module=NGINX_MODULE,
-                    workers=1, extra_http=""):
+                    workers=1, extra_http="", extra_server=""):
         d = Path(directory)
         prefix = options.get("prefix") or PREFIX
         lines = [
@@ -442,6 +442,7 @@ class NginxKind:
             "            proxy_set_header X-AR-User $fgu;",
             "            proxy_pass http://127.0.0.1:%d/open/ar/;" % upstream_port,
             "        }",
+            extra_server,
             "    }",
             "}",
             "",

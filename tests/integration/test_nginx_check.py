@@ -27,6 +27,8 @@ def test_auth_request_passes_identity(nginx_server):
     assert r.status_code == 200, (r.status_code, r.text[:200])
     seen = {k.lower(): v for k, v in r.json()["headers"]}
     assert seen["x-ar-user"] == cust.number
+    # the session cookie is a bearer token: it never reaches the upstream
+    assert fgtest.SESSION_COOKIE + "=" not in seen.get("cookie", ""), seen.get("cookie")
 
 
 def test_auth_request_fails_closed_when_redis_is_down(kind, key_file, upstream):

@@ -76,6 +76,56 @@ def test_logout_through_this_server_is_immediate(recheck_server):
     assert _api(b).status_code == 401
 
 
+def _nginx(key_file, upstream, options=None, extra_server=""):
+    r = fgtest.Redis().start()
+    srv = fgtest.Server("nginx", "main", r, key_file, upstream.port, options=options or {})
+    srv.kind_args = {"extra_server": extra_server % {"up": upstream.port}}
+    try:
+        srv.start()
+    except Exception as e:
+        r.stop()
+        pytest.fail("nginx failed to start:\n%s" % e)
+    return srv
+
+
+def test_cache_never_vouches_across_deployments(key_file, upstream):
+    """Two tenants in one nginx (same key file, other key prefix): a session confirmed for
+    one is unknown to the other, cache or not."""
+    srv = _nginx(key_file, upstream, {"session_recheck": "30s"},
+                 '        location /tenantb { freigabe on; freigabe_key_prefix "tenantb:";'
+                 ' proxy_pass http://127.0.0.1:%(up)d/open/tb; }')
+    try:
+        cust = fgtest.create_customer(srv, "Erika Müller", app="cli")
+        b = Browser(srv)
+        b.login_fully(cust)
+        assert _api(b).status_code == 200          # now in the cache
+        r = b.get("/tenantb", headers={"Accept": "application/json"}, allow_redirects=False)
+        assert r.status_code == 401, (r.status_code, r.text[:200])
+    finally:
+        srv.stop()
+        srv.redis.stop()
+
+
+def test_logout_clears_the_cache_of_other_locations(key_file, upstream):
+    """The recheck interval only on one location; logout runs in the endpoints location."""
+    srv = _nginx(key_file, upstream, {},
+                 "        location /cached { freigabe on; freigabe_session_recheck 30s;"
+                 " proxy_pass http://127.0.0.1:%(up)d/open/cached; }")
+    try:
+        cust = fgtest.create_customer(srv, "Erika Müller", app="cli")
+        b = Browser(srv)
+        b.login_fully(cust)
+        hdr = {"Accept": "application/json"}
+        assert b.get("/cached", headers=hdr, allow_redirects=False).status_code == 200
+        old = b.session_cookie
+        assert b.logout().status_code in (200, 303)
+        b.s.cookies.set(fgtest.SESSION_COOKIE, old, domain="127.0.0.1", path="/")
+        assert b.get("/cached", headers=hdr, allow_redirects=False).status_code == 401
+    finally:
+        srv.stop()
+        srv.redis.stop()
+
+
 def test_recheck_below_a_second_is_refused():
     rc, out = fgtest.NginxKind.configtest({"key_file": "/nonexistent", "session_recheck": "500ms"})
     assert rc != 0
