@@ -79,6 +79,7 @@ struct fg_action {
     /* scratch shared by the handlers */
     const char *customer;   /* validated customer number */
     const char *token;      /* pre or session token (raw, from the sealed cookie) */
+    const char *sealed;     /* the sealed cookie it came from (its kid picks the hash key) */
     const char *csrf;
     const char *rd;
     const char *device;

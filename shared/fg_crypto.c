@@ -293,12 +293,27 @@ int fg_token_open(fg_arena_t *a, const fg_keyring_t *k, const char *purpose,
 char *fg_token_hash(fg_arena_t *a, const fg_keyring_t *k, const char *purpose,
                     const char *data, size_t len)
 {
+    return fg_token_hash_by(a, k, NULL, purpose, data, len);
+}
+
+/* fg_token_hash_by: as fg_token_hash, but under the hash key of the key whose kid begins
+ * the sealed token `sealed` ("<kid>.<...>"), so that what a token was stored under still
+ * finds it after a rotation put a new key first. Unknown kid or NULL: the active key. */
+char *fg_token_hash_by(fg_arena_t *a, const fg_keyring_t *k, const char *sealed,
+                       const char *purpose, const char *data, size_t len)
+{
     if (k == NULL || k->n == 0 || (data == NULL && len > 0))
         return NULL;
+    const fg_key_t *key = &k->keys[0];
+    const char *dot = sealed != NULL ? strchr(sealed, '.') : NULL;
+    if (dot != NULL) {
+        const fg_key_t *found = fg_keyring_find(k, sealed, (size_t)(dot - sealed));
+        key = found != NULL ? found : key;
+    }
     const char *p = purpose != NULL ? purpose : "";
     unsigned char out[32];
     crypto_generichash_state st;
-    crypto_generichash_init(&st, k->keys[0].hash_key, sizeof k->keys[0].hash_key, sizeof out);
+    crypto_generichash_init(&st, key->hash_key, sizeof key->hash_key, sizeof out);
     crypto_generichash_update(&st, (const unsigned char *)p, strlen(p) + 1);
     if (len > 0)
         crypto_generichash_update(&st, (const unsigned char *)data, len);

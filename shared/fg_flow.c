@@ -21,6 +21,7 @@ int fg_act_pre_open(fg_action_t *a, char *kind)
     if (c == NULL || fg_token_open(a->arena, a->keys, "pre", c, &plain, &len) != FG_OK) {
         return FG_ERR_INVAL;
     }
+    a->sealed = c;
     const char *k = strtok_r(plain, "\n", &save);
     a->csrf = strtok_r(NULL, "\n", &save);
     if (k == NULL || a->csrf == NULL) {
@@ -48,7 +49,7 @@ static void pre_cookie_set(fg_action_t *a, const char *plain)
 
 static const char *pre_hash(fg_action_t *a)
 {
-    return fg_token_hash(a->arena, a->keys, "pre", a->token, strlen(a->token));
+    return fg_token_hash_by(a->arena, a->keys, a->sealed, "pre", a->token, strlen(a->token));
 }
 
 static const char *pre_key(fg_action_t *a)
@@ -200,6 +201,7 @@ static fg_step_t login_failed(fg_action_t *a)
 static fg_step_t login_accept(fg_action_t *a, const char *newhash)
 {
     a->token = fg_random_token(a->arena, 32);
+    a->sealed = NULL; /* the new pre cookie is sealed with the active key: hash with it */
     fg_act_batch(a);
     fg_act_cmd(a, "DEL", fg_act_key(a, a->customer, "fail"), NULL);
     fg_act_cmd(a, "HSET", pre_key(a), "rd", a->rd, "created", fg_act_num(a, a->req.now), NULL);

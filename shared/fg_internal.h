@@ -149,6 +149,11 @@ int fg_token_open(fg_arena_t *a, const fg_keyring_t *k, const char *purpose,
 char *fg_token_hash(fg_arena_t *a, const fg_keyring_t *k, const char *purpose,
                     const char *data, size_t len);
 
+/* The same under the key that sealed `sealed` (its kid), falling back to the active key:
+ * tokens stored before a key rotation are found again after it. */
+char *fg_token_hash_by(fg_arena_t *a, const fg_keyring_t *k, const char *sealed,
+                       const char *purpose, const char *data, size_t len);
+
 /* Argon2id job constructors (job allocated in arena; host runs fg_hash_job_run). */
 fg_hash_job_t *fg_hash_job_verify(fg_arena_t *a, const char *stored_hash,
                                   const char *password, size_t pwlen);

@@ -31,13 +31,14 @@ int fg_act_session_open(fg_action_t *a)
     }
     a->customer = cust;
     a->token = tok;
+    a->sealed = c;
     a->created = t;
     return FG_OK;
 }
 
 const char *fg_act_session_hash(fg_action_t *a)
 {
-    return fg_token_hash(a->arena, a->keys, "session", a->token, strlen(a->token));
+    return fg_token_hash_by(a->arena, a->keys, a->sealed, "session", a->token, strlen(a->token));
 }
 
 /* Seconds the session may still live by its absolute limit. */

@@ -275,6 +275,49 @@ START_TEST(assertion_memo_is_exact)
 }
 END_TEST
 
+/* After a rotation (a new key first, the old one kept) a session minted under the old
+ * key is looked up under the same Redis key as before. */
+START_TEST(rotation_keeps_sessions)
+{
+    char err[256], path2[64];
+    fg_arena_t *ar = fg_arena_new();
+    fg_request_t r = req("GET", "/portal/");
+    r.cookie = fg_arena_printf(ar, "freigabe=%s",
+                               seal(ar, "session", "v1\n1234567890\nTOKEN\n1767225000"));
+    fg_action_t *a = fg_action_new(cfg, FG_KIND_PROTECT, &r);
+    ck_assert_int_eq(fg_action_step(a), FG_STEP_REDIS);
+    const char *before = fg_arena_strdup(ar, cmd_arg(a, 0, 3));
+    fg_action_free(a);
+
+    /* new key file: a fresh key first, then the old one */
+    FILE *in = fopen(keypath, "r");
+    char old[512] = "", line[256];
+    while (in && fgets(line, sizeof line, in)) {
+        if (strncmp(line, "key ", 4) == 0) strcat(old, line);
+    }
+    fclose(in);
+    char *fresh = fg_keyring_generate_text("t2");
+    snprintf(path2, sizeof path2, "%s.rot", keypath);
+    FILE *out = fopen(path2, "w");
+    fputs(fresh, out);
+    fputs(old, out);
+    fclose(out);
+    free(fresh);
+    fg_config_t *c2 = fg_config_new();
+    ck_assert_int_eq(fg_config_set(c2, "key_file", path2, err, sizeof err), FG_OK);
+    ck_assert_int_eq(fg_config_set(c2, "argon2_ops", "1", err, sizeof err), FG_OK);
+    ck_assert_int_eq(fg_config_set(c2, "argon2_mem", "64k", err, sizeof err), FG_OK);
+    ck_assert_msg(fg_config_finalize(c2, err, sizeof err) == FG_OK, "%s", err);
+    a = fg_action_new(c2, FG_KIND_PROTECT, &r);
+    ck_assert_int_eq(fg_action_step(a), FG_STEP_REDIS);
+    ck_assert_str_eq(cmd_arg(a, 0, 3), before);
+    fg_action_free(a);
+    fg_config_free(c2);
+    unlink(path2);
+    fg_arena_free(ar);
+}
+END_TEST
+
 START_TEST(protect_revoked_session_is_denied)
 {
     fg_arena_t *ar = fg_arena_new();
@@ -916,6 +959,7 @@ int main(void)
     tcase_add_test(tc, protect_valid_session_grants_identity);
     tcase_add_test(tc, protect_revoked_session_is_denied);
     tcase_add_test(tc, assertion_memo_is_exact);
+    tcase_add_test(tc, rotation_keeps_sessions);
     tcase_add_test(tc, protect_redis_down_fails_closed);
     tcase_add_test(tc, redis_error_reply_is_unavailable_not_logout);
     tcase_add_test(tc, forged_session_cookie_never_reaches_redis);
