@@ -64,8 +64,10 @@ static ngx_int_t ngx_http_freigabe_var_index[NGX_HTTP_FREIGABE_NVARS];
 static ngx_uint_t ngx_http_freigabe_hashing; /* Argon2id jobs of this worker */
 
 static char *ngx_http_freigabe_set(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
-static char *ngx_http_freigabe_endpoints(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
-static char *ngx_http_freigabe_check(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static char *ngx_http_freigabe_handler_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_int_t ngx_http_freigabe_endpoint_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_freigabe_check_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_freigabe_preconf(ngx_conf_t *cf);
 static ngx_int_t ngx_http_freigabe_init(ngx_conf_t *cf);
 static void *ngx_http_freigabe_create_main_conf(ngx_conf_t *cf);
@@ -84,9 +86,11 @@ static ngx_command_t ngx_http_freigabe_commands[] = {
       ngx_conf_set_flag_slot, NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_freigabe_loc_conf_t, enable), NULL },
     { ngx_string("freigabe_endpoints"), NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
-      ngx_http_freigabe_endpoints, NGX_HTTP_LOC_CONF_OFFSET, 0, NULL },
+      ngx_http_freigabe_handler_directive, NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_freigabe_loc_conf_t, endpoints), ngx_http_freigabe_endpoint_handler },
     { ngx_string("freigabe_check"), NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
-      ngx_http_freigabe_check, NGX_HTTP_LOC_CONF_OFFSET, 0, NULL },
+      ngx_http_freigabe_handler_directive, NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_freigabe_loc_conf_t, check), ngx_http_freigabe_check_handler },
     { ngx_string("freigabe_thread_pool"), NGX_HTTP_FREIGABE_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_str_slot, NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_freigabe_loc_conf_t, thread_pool_name), NULL },
@@ -217,33 +221,20 @@ ngx_http_freigabe_set(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 static ngx_int_t ngx_http_freigabe_endpoint_handler(ngx_http_request_t *r);
-
-static char *
-ngx_http_freigabe_endpoints(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_freigabe_loc_conf_t *flcf = conf;
-    ngx_http_core_loc_conf_t *clcf;
-
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-    clcf->handler = ngx_http_freigabe_endpoint_handler;
-    flcf->endpoints = 1;
-    return NGX_CONF_OK;
-}
-
 static ngx_int_t ngx_http_freigabe_check_handler(ngx_http_request_t *r);
 
-/* A location answering 204 (valid session, identity in the response headers) or 401:
- * the target of auth_request. nginx runs no access handlers for subrequests, so
- * "freigabe on" cannot serve there. */
+/* freigabe_endpoints and freigabe_check: the location's content handler (cmd->post) and
+ * its flag (cmd->offset). freigabe_check answers 204 (valid session, identity in the
+ * response headers) or 401: the target of auth_request, since nginx runs no access
+ * handlers for subrequests and "freigabe on" cannot serve there. */
 static char *
-ngx_http_freigabe_check(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+ngx_http_freigabe_handler_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    ngx_http_freigabe_loc_conf_t *flcf = conf;
     ngx_http_core_loc_conf_t *clcf;
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-    clcf->handler = ngx_http_freigabe_check_handler;
-    flcf->check = 1;
+    clcf->handler = (ngx_http_handler_pt) cmd->post;
+    *(ngx_flag_t *) ((char *) conf + cmd->offset) = 1;
     return NGX_CONF_OK;
 }
 
@@ -289,7 +280,7 @@ ngx_http_freigabe_spell(const char *word, void *ud)
     ngx_command_t *c;
 
     for (c = ngx_http_freigabe_commands; c->name.len; c++) {
-        if (c->post != NULL && ngx_strcmp(c->post, word) == 0) {
+        if (c->set == ngx_http_freigabe_set && ngx_strcmp(c->post, word) == 0) {
             return (const char *) c->name.data;
         }
     }
@@ -905,13 +896,15 @@ ngx_http_freigabe_request_gone(void *data)
 
 static ngx_http_freigabe_op_t *
 ngx_http_freigabe_op_new(ngx_http_request_t *r, ngx_http_freigabe_loc_conf_t *flcf,
-    ngx_http_freigabe_ctx_t *ctx, fg_kind_t kind)
+    ngx_http_freigabe_ctx_t *ctx, fg_kind_t kind, const u_char *body, size_t len)
 {
     ngx_http_freigabe_op_t *op;
     ngx_pool_cleanup_t *cln;
     fg_request_t fr;
 
     ngx_http_freigabe_request(r, &fr);
+    fr.body = body; /* the engine copies it into its own arena */
+    fr.body_len = len;
     op = ngx_calloc(sizeof(*op), r->connection->log);
     if (op == NULL) {
         return NULL;
@@ -1209,7 +1202,7 @@ ngx_http_freigabe_access_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
     ngx_http_set_ctx(r, ctx, ngx_http_freigabe_module);
-    op = ngx_http_freigabe_op_new(r, flcf, ctx, FG_KIND_PROTECT);
+    op = ngx_http_freigabe_op_new(r, flcf, ctx, FG_KIND_PROTECT, NULL, 0);
     if (op == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -1300,29 +1293,10 @@ ngx_http_freigabe_body_read(ngx_http_request_t *r)
         return;
     }
     ngx_http_set_ctx(r, ctx, ngx_http_freigabe_module);
-    op = ngx_http_freigabe_op_new(r, flcf, ctx, FG_KIND_ENDPOINT);
+    op = ngx_http_freigabe_op_new(r, flcf, ctx, FG_KIND_ENDPOINT, body, len);
     if (op == NULL) {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
-    }
-    /* the engine copies the body into its own arena */
-    fg_action_free(op->action);
-    {
-        fg_request_t fr;
-        ngx_http_freigabe_request(r, &fr);
-        fr.body = body;
-        fr.body_len = len;
-        op->action = fg_action_new(flcf->fg, FG_KIND_ENDPOINT, &fr);
-    }
-    if (op->action == NULL) {
-        ctx->op = NULL;
-        ngx_free(op);
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-    fg_action_set_log(op->action, ngx_http_freigabe_log_sink, r->connection->log);
-    if (flcf->fmcf != NULL && flcf->fmcf->cache_zone != NULL) {
-        fg_action_set_session_cache(op->action, &flcf->cache);
     }
     op->done = ngx_http_freigabe_endpoint_done;
     r->read_event_handler = ngx_http_test_reading; /* an app that hangs up a long poll */
@@ -1414,7 +1388,7 @@ ngx_http_freigabe_check_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
     ngx_http_set_ctx(r, ctx, ngx_http_freigabe_module);
-    op = ngx_http_freigabe_op_new(r, flcf, ctx, FG_KIND_PROTECT);
+    op = ngx_http_freigabe_op_new(r, flcf, ctx, FG_KIND_PROTECT, NULL, 0);
     if (op == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
