@@ -46,6 +46,7 @@ static const char main_usage[] =
     "  user add CUSTOMER --name NAME [--password-stdin]\n"
     "  user passwd CUSTOMER [--password-stdin]\n"
     "  user disable CUSTOMER | user enable CUSTOMER\n"
+    "  user unlock CUSTOMER [--ip ADDRESS]   lift login throttles and cool-downs\n"
     "  user show CUSTOMER | user list\n"
     "  device activate CUSTOMER | device list CUSTOMER | device revoke CUSTOMER DEVICE_ID\n"
     "  session list CUSTOMER | session revoke CUSTOMER (SESSION_ID | --all)\n"
@@ -544,6 +545,40 @@ static int cmd_user_enable(int argc, char **argv)
     return toggle_user(argc, argv, 0);
 }
 
+static const char user_unlock_usage[] =
+    "usage: freigabectl user unlock CUSTOMER [--ip ADDRESS]\n"
+    "\n"
+    "Lifts the login throttles of a customer: the failed-password counter, the limit on\n"
+    "approval requests and the pause after \"Das war ich nicht\". With --ip also the\n"
+    "failed-password counter of that client address. The account stays as it is\n"
+    "(see 'user enable' for a disabled one).\n";
+
+static int cmd_user_unlock(int argc, char **argv)
+{
+    const char *pos[1], *ip = NULL;
+    int rc;
+    const tc_opt_t opts[] = { { "--ip", 1, &ip, NULL }, GLOBAL_OPTS, { NULL, 0, NULL, NULL } };
+    if ((rc = parse_cmd(argc, argv, opts, pos, 1, 1, user_unlock_usage)) >= 0) {
+        return rc;
+    }
+    if ((rc = check_customer(pos[0])) != EX_OK || (rc = connect_redis()) != EX_OK ||
+        (rc = need_user(pos[0])) != EX_OK) {
+        return rc;
+    }
+    redisReply *r = rq("DEL %s %s %s", KEY("%s{%s}:fail", g.prefix, pos[0]),
+           KEY("%s{%s}:chcount", g.prefix, pos[0]), KEY("%s{%s}:cooldown", g.prefix, pos[0]));
+    long long n = r->integer;
+    freeReplyObject(r);
+    if (ip != NULL) {
+        r = rq("DEL %s", KEY("%sipfail:%s", g.prefix, ip));
+        n += r->integer;
+        freeReplyObject(r);
+    }
+    audit("admin_user_unlock", pos[0], ip);
+    printf("customer %s unlocked (%lld throttle(s) lifted)\n", pos[0], n);
+    return EX_OK;
+}
+
 /* Counts members of a customer's session set whose session key still exists. */
 static long long live_sessions(const char *c)
 {
@@ -1021,6 +1056,7 @@ static const command_t commands[] = {
     { "user", "passwd", cmd_user_passwd },
     { "user", "disable", cmd_user_disable },
     { "user", "enable", cmd_user_enable },
+    { "user", "unlock", cmd_user_unlock },
     { "user", "show", cmd_user_show },
     { "user", "list", cmd_user_list },
     { "device", "activate", cmd_device_activate },

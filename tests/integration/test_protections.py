@@ -328,6 +328,12 @@ def test_password_throttling(isolated, make_customer):
     right = b.login(cust.number, cust.password).status_code
     assert 429 in codes or right != 303, \
         "12 wrong passwords in a row and neither throttled nor locked: %r" % codes
+    # the admin lifts the throttle: the right password works again at once
+    fgtest.Ctl(server.redis.url).run("user", "unlock", cust.number, "--ip", "127.0.0.1")
+    b = Browser(server)
+    b.open_login()
+    r = b.login(cust.number, cust.password)
+    assert r.status_code in (303, 403), (r.status_code, r.text[:200])  # 403: no app enrolled
 
 
 # ---- Redis failure: fail closed, recover by itself
