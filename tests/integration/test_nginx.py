@@ -35,10 +35,11 @@ def solo(key_file, upstream):
     Everything it started is stopped at the end of the test (Redis is SIGCONTed first)."""
     started = []
 
-    def make(options=None, workers=1, extra_http=""):
+    def make(options=None, workers=1, extra_http="", extra_server=""):
         r = fgtest.Redis().start()
         srv = fgtest.Server("nginx", "solo", r, key_file, upstream.port, options=options)
-        srv.kind_args = {"workers": workers, "extra_http": extra_http}
+        srv.kind_args = {"workers": workers, "extra_http": extra_http,
+                         "extra_server": extra_server}
         started.append(srv)
         try:
             srv.start()
@@ -817,4 +818,74 @@ def test_valgrind(key_file, upstream, monkeypatch):
                                                                       len(theirs)))
     assert not errors, "memory errors:\n\n" + "\n\n".join(errors[:10])
     assert not ours, "definite leaks in module frames:\n\n" + "\n\n".join(ours[:10])
+    assert_no_crash(srv)
+
+
+# --------------------------------------------------------------------------- variables
+
+def test_variables_survive_internal_redirects_and_reach_the_log(solo, make_customer, tmp_path):
+    """$freigabe_* set by the check in a `freigabe on` location are still there after
+    try_files / error_page send the request to a named location, in proxy_set_header and
+    in log_format."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    log = tmp_path / "fg_access.log"
+    fmt = ('log_format fgvars "$uri $status user=$freigabe_user name=$freigabe_name '
+           'time=$freigabe_auth_time session=$freigabe_session";')
+    srv = solo(extra_http="    " + fmt, extra_server="\n".join([
+        "        location /via-try/ {",
+        "            freigabe on; root %s; try_files $uri @via_up;" % empty,
+        "            access_log %s fgvars;" % log,
+        "        }",
+        "        location /via-err/ {",
+        "            freigabe on; root %s; error_page 404 = @via_up;" % empty,
+        "            access_log %s fgvars;" % log,
+        "        }",
+        "        location @via_up {",
+        "            access_log %s fgvars;" % log,
+        "            proxy_set_header X-Via-User $freigabe_user;",
+        "            proxy_set_header X-Via-Name $freigabe_name;",
+        "            proxy_set_header X-Via-Time $freigabe_auth_time;",
+        "            proxy_set_header X-Via-Session $freigabe_session;",
+        "            proxy_set_header X-Via-Assertion $freigabe_assertion;",
+        "            proxy_pass http://portal;",
+        "        }",
+    ]))
+    cust = make_customer(srv, app="nacl")
+
+    # without a session the check refuses before any redirect; the log says no user
+    anon = Browser(srv)
+    r = anon.get("/via-try/api/x", headers={"Accept": "application/json"})
+    assert r.status_code == 401, (r.status_code, r.text[:300])
+
+    b = Browser(srv)
+    before = int(time.time())
+    upstream_json(b.login_fully(cust))
+    for path in ("/via-try/api/x", "/via-err/api/y"):
+        doc = upstream_json(b.get(path, headers={"Accept": "application/json"}))
+        assert doc["path"] == path, doc["path"]
+        assert header_values(doc, "X-Via-User") == [cust.number], doc["headers"]
+        name, = header_values(doc, "X-Via-Name")
+        assert urllib.parse.unquote(name) == cust.name, name
+        t, = header_values(doc, "X-Via-Time")
+        assert before - 5 <= int(t) <= time.time() + 5, t
+        sess, = header_values(doc, "X-Via-Session")
+        assert re.fullmatch(r"[A-Za-z0-9_-]{8,}", sess), sess
+        assertion, = header_values(doc, "X-Via-Assertion")
+        assert assertion.count(".") == 2, assertion
+        # the module's own identity headers went along too, and agree
+        assert header_values(doc, "X-Freigabe-User") == [cust.number]
+
+    deadline = time.time() + 5
+    while time.time() < deadline:
+        lines = log.read_text(encoding="utf-8").splitlines() if log.exists() else []
+        if len(lines) >= 3:
+            break
+        time.sleep(0.1)
+    assert lines[0].startswith("/via-try/api/x 401 user=- "), lines[0]
+    for line, path in zip(lines[1:], ("/via-try/api/x", "/via-err/api/y")):
+        # the log line is written in the location the request ended in (@via_up)
+        assert re.match(r"^%s 200 user=%s name=\S+ time=\d+ session=\S+$"
+                        % (re.escape(path), re.escape(cust.number)), line), line
+        assert "session=-" not in line
     assert_no_crash(srv)
