@@ -1009,31 +1009,26 @@ ngx_http_freigabe_wake(ngx_event_t *ev)
 void
 ngx_http_freigabe_op_run(ngx_http_freigabe_op_t *op)
 {
+    fg_step_t step;
+
     for (;;) {
-        switch (fg_action_step(op->action)) {
+        step = fg_action_step(op->action);
+        if (op->request == NULL) {
+            ngx_http_freigabe_op_free(op); /* nobody waits for the answer */
+            return;
+        }
+        switch (step) {
         case FG_STEP_REDIS:
-            if (op->request == NULL) {
-                ngx_http_freigabe_op_free(op); /* nobody waits for the answer */
-                return;
-            }
             if (ngx_http_freigabe_redis_send(op) == NGX_OK) {
                 return;
             }
             break;
         case FG_STEP_HASH:
-            if (op->request == NULL) {
-                ngx_http_freigabe_op_free(op);
-                return;
-            }
             if (ngx_http_freigabe_hash_post(op) == NGX_OK) {
                 return;
             }
             break;
         case FG_STEP_SLEEP:
-            if (op->request == NULL) {
-                ngx_http_freigabe_op_free(op);
-                return;
-            }
             op->sleep.handler = ngx_http_freigabe_wake;
             op->sleep.data = op;
             op->sleep.log = op->log;
@@ -1042,11 +1037,7 @@ ngx_http_freigabe_op_run(ngx_http_freigabe_op_t *op)
             ngx_add_timer(&op->sleep, (ngx_msec_t) fg_action_sleep_ms(op->action));
             return;
         case FG_STEP_DONE:
-            if (op->request == NULL) {
-                ngx_http_freigabe_op_free(op);
-            } else {
-                op->done(op);
-            }
+            op->done(op);
             return;
         }
     }
