@@ -83,7 +83,9 @@ static const char status_lua[] =
 
 /* KEYS: pre, sess, sessions, user, audit, metrics
  * ARGV: chprefix, now, idle, sid_hash, pre_hash, customer, ip, grace
- * -> {'ok', name, rd} | {'state', state} | {'nopre'} | {'nochal'} */
+ * -> {'ok', name, rd} | {'state', state} | {'nopre'} | {'nochal'}
+ * A new session also drops the customer's sessions that have expired by their TTL
+ * (KEYS[2] is <prefix>sess:<sid_hash>: the same slot, so this is cluster-safe). */
 static const char redeem_lua[] =
     "local p = redis.call('HMGET', KEYS[1], 'chal', 'rd')\n"
     "if redis.call('EXISTS', KEYS[1]) == 0 then return {'nopre'} end\n"
@@ -103,6 +105,10 @@ static const char redeem_lua[] =
     "local name = redis.call('HGET', KEYS[4], 'name') or ''\n"
     "redis.call('HSET', KEYS[2], 'name', name, 'auth_time', now, 'created', now, 'seen', now)\n"
     "redis.call('EXPIRE', KEYS[2], ARGV[3])\n"
+    "local base = string.sub(KEYS[2], 1, #KEYS[2] - #ARGV[4])\n"
+    "for _, h in ipairs(redis.call('SMEMBERS', KEYS[3])) do\n"
+    "  if redis.call('EXISTS', base .. h) == 0 then redis.call('SREM', KEYS[3], h) end\n"
+    "end\n"
     "redis.call('SADD', KEYS[3], ARGV[4])\n"
     "redis.call('XADD', KEYS[5], 'MAXLEN', '~', 10000, '*', 'event', 'login',\n"
     "  'customer', ARGV[6], 'ip', ARGV[7], 'detail', 'session created')\n"

@@ -284,6 +284,29 @@ def test_finish_twice(server, customer, redis_client):
     assert r.status_code == 200
 
 
+def test_login_drops_expired_sessions_from_the_set(server, make_customer, redis_client):
+    """Sessions that ended by their TTL leave the customer's session set at the next login."""
+    cust = make_customer(server, app="nacl")
+    setkey = "freigabe:{%s}:sessions" % cust.number
+    first, second = Browser(server), Browser(server)
+    first.login_fully(cust)
+    second.login_fully(cust)
+    members = redis_client.smembers(setkey)
+    assert len(members) == 2, members
+    gone = sorted(members)[0]
+    # what the TTL would do: the session record disappears, the set keeps its hash
+    assert redis_client.delete(b"freigabe:{%s}:sess:" % cust.number.encode() + gone) == 1
+    assert gone in redis_client.smembers(setkey)
+    third = Browser(server)
+    third.login_fully(cust)
+    after = redis_client.smembers(setkey)
+    assert gone not in after, "expired session still listed"
+    assert len(after) == 2 and (members - {gone}) <= after, (members, after)
+    # the two live sessions still work, the deleted one does not
+    assert sum(b.get("/portal/api/echo", headers={"Accept": "application/json"}).status_code == 200
+               for b in (first, second, third)) == 2
+
+
 def test_finish_from_another_browser_fails(server, customer):
     b = Browser(server)
     b.start(customer)
