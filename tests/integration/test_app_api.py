@@ -72,12 +72,15 @@ def test_enroll_pending_approve_with_python_client(server, ctl, make_customer):
     assert app.pending_requests() == []
 
     b = Browser(server)
+    b.s.headers["User-Agent"] = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36"
+                                 " (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36")
     b.start(cust)
     [req] = app.pending_requests()
     assert req["mode"] == "compare"
     assert len(req["code"]) == 6 and req["code"].isdigit()
     assert set(req["context"]) >= {"ip", "browser", "time"}
-    assert "FreigabeTest" in req["context"]["browser"] or req["context"]["browser"]
+    assert req["context"]["browser"] == "Chrome on Windows", req["context"]
+    assert req["context"]["ip"] == "127.0.0.1", req["context"]
     r = app.respond(req["id"], "approve", req["code"])
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "approved"

@@ -66,6 +66,29 @@ def test_unknown_customer_and_wrong_password_look_the_same(server, make_customer
     assert body1 == body2, "wrong password and unknown customer answer differently"
 
 
+def test_unknown_customer_costs_a_password_hash_too(isolated, make_customer):
+    """An unknown customer number is checked against a dummy Argon2id hash, so it is not
+    answered measurably faster than a wrong password (product.md §6: similar timing).
+    Without the dummy hash the unknown number takes a fraction of the time (no hash at
+    all); minima over a few tries keep scheduling noise out. Own Redis: the failures
+    count towards the IP throttle."""
+    cust = make_customer(isolated, app=None)
+    times = {"wrong": [], "unknown": []}
+    for _ in range(3):
+        for what, number in (("wrong", cust.number), ("unknown", fgtest.new_customer_number())):
+            b = Browser(isolated)
+            b.open_login()
+            t0 = time.perf_counter()
+            r = b.login(number, "falsch-" + cust.password)
+            times[what].append(time.perf_counter() - t0)
+            assert r.status_code == 401, (what, r.status_code)
+    wrong, unknown = min(times["wrong"]), min(times["unknown"])
+    assert unknown >= 0.5 * wrong, "unknown customer answered in %.1f ms, wrong password " \
+        "in %.1f ms: no dummy hash?" % (unknown * 1e3, wrong * 1e3)
+    assert unknown <= 3 * wrong + 0.05, "unknown customer much slower: %.1f vs %.1f ms" % (
+        unknown * 1e3, wrong * 1e3)
+
+
 def test_disabled_account_revealed_only_after_correct_password(server, make_customer, ctl):
     cust = make_customer(server, app="cli")
     ctl.run("user", "disable", cust.number)
