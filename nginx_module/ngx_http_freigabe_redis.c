@@ -82,10 +82,23 @@ ngx_http_freigabe_ev_read(ngx_event_t *ev)
 {
     ngx_connection_t *c = ev->data;
     ngx_http_freigabe_redis_t *rd = c->data;
+    redisAsyncContext *ac = rd->ac;
 
-    if (rd->ac != NULL) {
-        redisAsyncHandleRead(rd->ac);
+    if (ac == NULL) {
+        return;
     }
+    if (c->close) {
+        /* worker_shutdown_timeout closes every connection of an exiting worker: commands
+         * in flight fail now instead of holding the worker until their own timeout */
+        ngx_log_error(NGX_LOG_INFO, rd->log, 0,
+                      "freigabe: closing the connection to Redis %V: worker shutdown timeout",
+                      &rd->display);
+        rd->ac = NULL;
+        rd->next_attempt = ngx_current_msec + rd->backoff;
+        redisAsyncFree(ac);
+        return;
+    }
+    redisAsyncHandleRead(ac);
 }
 
 static void

@@ -395,7 +395,7 @@ class NginxKind:
 
     @classmethod
     def config_text(cls, directory, port, upstream_port, options, module=NGINX_MODULE,
-                    workers=1, extra_http="", extra_server=""):
+                    workers=1, extra_http="", extra_server="", extra_main=""):
         d = Path(directory)
         prefix = options.get("prefix") or PREFIX
         lines = [
@@ -408,6 +408,7 @@ class NginxKind:
             "pid %s;" % cls._q(d / "nginx.pid"),
             "error_log %s info;" % cls._q(d / "error_log"),
             "thread_pool default threads=4 max_queue=64;",
+            extra_main,
             "events { worker_connections 1024; }",
             "http {",
             "    access_log %s;" % cls._q(d / "access_log"),

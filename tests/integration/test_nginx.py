@@ -35,11 +35,11 @@ def solo(key_file, upstream):
     Everything it started is stopped at the end of the test (Redis is SIGCONTed first)."""
     started = []
 
-    def make(options=None, workers=1, extra_http="", extra_server=""):
+    def make(options=None, workers=1, extra_http="", extra_server="", extra_main=""):
         r = fgtest.Redis().start()
         srv = fgtest.Server("nginx", "solo", r, key_file, upstream.port, options=options)
         srv.kind_args = {"workers": workers, "extra_http": extra_http,
-                         "extra_server": extra_server}
+                         "extra_server": extra_server, "extra_main": extra_main}
         started.append(srv)
         try:
             srv.start()
@@ -598,6 +598,47 @@ def test_graceful_shutdown_finishes_logins_in_hash(solo, make_customer, monkeypa
         time.sleep(0.2)
     assert worker_pids(srv) and worker_pids(srv) != old, "no new worker"
     assert static_ok(srv)[0] == 200
+
+
+def test_worker_shutdown_timeout_ends_waits_on_a_silent_redis(solo, make_customer):
+    """With worker_shutdown_timeout, a worker shutting down gracefully while requests wait
+    on a Redis that does not answer exits when that timeout closes its connections, not
+    when freigabe_redis_timeout (30 s here) would have ended the waits."""
+    srv = solo({"redis_timeout": "30s"}, extra_main="worker_shutdown_timeout 1s;")
+    cust = make_customer(srv, app="nacl")
+    b = Browser(srv)
+    upstream_json(b.login_fully(cust))
+    waiting = []
+    for _ in range(2):
+        br = Browser(srv)
+        br.open_login()
+        waiting.append(br)
+    log_off = log_size(srv.error_log)
+    redis_stop(srv.redis)
+    try:
+        calls = [Bg(w.login, cust.number, cust.password) for w in waiting]
+        calls.append(Bg(b.get, "/portal/api/echo", headers={"Accept": "application/json"}))
+        for c in calls:
+            c.start()
+        time.sleep(0.5)
+        assert not any(c.done() for c in calls), "answered although Redis is stopped"
+        t0 = time.time()
+        srv.proc.send_signal(signal.SIGQUIT)           # graceful shutdown of the whole server
+        srv.proc.wait(20)
+        took = time.time() - t0
+        for c in calls:
+            c.join(5)
+    finally:
+        redis_cont(srv.redis)
+    assert took < 5, "nginx took %.1f s to shut down (worker_shutdown_timeout 1s)" % took
+    for c in calls:
+        assert c.done(), "a client still waits after nginx exited"
+        # the connection is closed by the shutdown timeout: an error, or a 503 if answered
+        r = c.result
+        assert isinstance(r, Exception) or r.status_code == 503, (r.status_code, r.text[:200])
+    text = log_since(srv.error_log, log_off)
+    bad = crash_lines(text)
+    assert not bad, "error_log:\n  " + "\n  ".join(bad[:20])
 
 
 def test_reload_cuts_long_poll_short(solo, make_customer):
