@@ -44,7 +44,9 @@ fg_arena_t *fg_arena_new(void);
 void fg_arena_free(fg_arena_t *a);
 void *fg_arena_alloc(fg_arena_t *a, size_t n); /* zeroed; NULL on OOM */
 char *fg_arena_strdup(fg_arena_t *a, const char *s);
-char *fg_arena_strndup(fg_arena_t *a, const char *s, size_t n);
+char *fg_arena_strndup(fg_arena_t *a, const char *s, size_t n); /* stops at a NUL */
+/* Copies exactly n bytes (NULs included) and adds a NUL: for binary-safe Redis strings. */
+char *fg_arena_memdup(fg_arena_t *a, const void *s, size_t n);
 char *fg_arena_printf(fg_arena_t *a, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

@@ -115,7 +115,7 @@ static fg_reply_t *reply_copy(fg_arena_t *ar, const fg_reply_t *r)
         }
         c->n = c->elem ? r->n : 0;
     } else if (r->str != NULL) {
-        c->str = fg_arena_strndup(ar, r->str, r->len);
+        c->str = fg_arena_memdup(ar, r->str, r->len);
     }
     return c;
 }

@@ -40,7 +40,7 @@ fg_reply_t *fg_reply_from_hiredis(fg_arena_t *a, const redisReply *r)
         out->type = FG_R_STR;
         break;
     }
-    out->str = fg_arena_strndup(a, r->str ? r->str : "", r->str ? r->len : 0);
+    out->str = fg_arena_memdup(a, r->str ? r->str : "", r->str ? r->len : 0);
     out->len = r->str ? r->len : 0;
     return out->str ? out : NULL;
 }

@@ -146,6 +146,16 @@ char *fg_arena_strndup(fg_arena_t *a, const char *s, size_t n)
     return p;
 }
 
+char *fg_arena_memdup(fg_arena_t *a, const void *s, size_t n)
+{
+    if (s == NULL)
+        return NULL;
+    char *p = fg_arena_alloc(a, n + 1);
+    if (p != NULL)
+        memcpy(p, s, n);
+    return p;
+}
+
 /* Copies s into the arena. NULL on OOM or when s is NULL. */
 char *fg_arena_strdup(fg_arena_t *a, const char *s)
 {

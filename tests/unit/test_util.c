@@ -70,6 +70,9 @@ START_TEST(test_arena_strings)
     ck_assert_ptr_null(fg_arena_strdup(A, NULL));
     ck_assert_str_eq(fg_arena_strndup(A, "hallo", 3), "hal");
     ck_assert_str_eq(fg_arena_strndup(A, "hi", 10), "hi");
+    const char *m = fg_arena_memdup(A, "a\0b", 3); /* binary: NULs kept, NUL added */
+    ck_assert_int_eq(memcmp(m, "a\0b", 4), 0);
+    ck_assert_ptr_null(fg_arena_memdup(A, NULL, 3));
     ck_assert_str_eq(fg_arena_printf(A, "%s-%d-%lld", "x", 42, -7LL), "x-42--7");
     char longfmt[10001];
     memset(longfmt, 'z', 10000);
