@@ -287,6 +287,12 @@ fg_step_t fg_act_page(fg_action_t *a, int status, fg_page_t page, fg_page_args_t
 
 fg_step_t fg_act_json(fg_action_t *a, int status, json_t *obj)
 {
+    if (obj == NULL) {
+        /* json_pack refused a value (not UTF-8) or memory ran out: never "200 {}" */
+        fg_act_log(a, FG_LOG_ERR, "cannot build the JSON answer for %s", a->req.path);
+        status = 500;
+        obj = json_pack("{s:s}", "error", "internal_error");
+    }
     char *s = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
     const char *body = fg_arena_printf(a->arena, "%s\n", s ? s : "{}");
 

@@ -15,6 +15,8 @@ typedef enum {
     FG_SCRIPT_PENDING,
     FG_SCRIPT_RESPOND,
     FG_SCRIPT_ENROLL,
+    FG_SCRIPT_ATTEMPT,
+    FG_SCRIPT_REHASH,
     FG_SCRIPT_COUNT
 } fg_script_id_t;
 

@@ -3,7 +3,9 @@
 #include <ctype.h>
 #include <string.h>
 
-#define NONCE_TTL 130
+/* A signed request is accepted for ts +-60 s of each frontend's clock; nonces are kept long
+ * enough to cover that window on frontends whose clocks differ by up to three minutes. */
+#define NONCE_TTL 300
 #define MAX_WAIT 30
 #define MAX_BAD_CODES 3
 #define MAX_BODY 16384

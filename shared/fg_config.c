@@ -876,16 +876,23 @@ void fg_config_spell(const char *msg, const char *(*spell)(const char *word, voi
 const char *fg_redis_url_redact(const char *url, char *buf, size_t len)
 {
     const char *scheme = url ? strstr(url, "://") : NULL;
-    const char *at = scheme ? strchr(scheme + 3, '@') : NULL;
-    const char *slash = scheme ? strchr(scheme + 3, '/') : NULL;
+    const char *auth = scheme ? scheme + 3 : NULL;
+    const char *at = NULL;
 
     if (len == 0) {
         return buf;
     }
-    if (at == NULL || (slash != NULL && slash < at)) {
+    /* the last '@' before the path ends the user info, as fg_redis_url_parse reads it: a
+     * password may contain '@' itself */
+    for (const char *p = auth; p != NULL && *p != '\0' && *p != '/'; p++) {
+        if (*p == '@') {
+            at = p;
+        }
+    }
+    if (at == NULL) {
         snprintf(buf, len, "%s", url ? url : "");
     } else {
-        snprintf(buf, len, "%.*s***%s", (int)(scheme + 3 - url), url, at);
+        snprintf(buf, len, "%.*s***%s", (int)(auth - url), url, at);
     }
     return buf;
 }
@@ -1109,7 +1116,9 @@ int fg_redis_url_parse(const char *url, fg_redis_target_t *out, char *err, size_
         return fail(err, errlen, "rediss:// (TLS) is not supported; use redis:// or unix:");
     }
     if (fg_strncasecmp(url, "redis://", 8) != 0) {
-        return bad_value(err, errlen, url, "redis://host:port/db or unix:/path");
+        char shown[512];
+        return bad_value(err, errlen, fg_redis_url_redact(url, shown, sizeof(shown)),
+                         "redis://host:port/db or unix:/path");
     }
     rest = url + 8;
     slash = strchr(rest, '/');

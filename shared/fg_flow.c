@@ -117,6 +117,19 @@ fg_step_t fg_h_login_get(fg_action_t *a)
     return login_page(a, 200, NULL);
 }
 
+static const char *ipfail_key(fg_action_t *a)
+{
+    return fg_act_key(a, NULL, fg_arena_printf(a->arena, "ipfail:%s", a->req.remote_ip));
+}
+
+/* Counts this attempt against the account and the address before anything is hashed:
+ * each INCR is atomic, so of N parallel attempts only those within the limit get a hash
+ * (a check first and a count after the hash would let all N through). */
+static void count_attempt(fg_action_t *a, const char *key, const char *delta)
+{
+    fg_act_eval(a, FG_SCRIPT_ATTEMPT, 1, key, delta, fg_act_num(a, a->cfg->fail_window), NULL);
+}
+
 static fg_step_t login_start(fg_action_t *a)
 {
     char kind;
@@ -130,10 +143,11 @@ static fg_step_t login_start(fg_action_t *a)
     fg_act_batch(a);
     const char *c = a->wellformed ? a->customer : "-";
     fg_act_cmd(a, "HMGET", fg_act_key(a, c, "user"), "name", "pw", "disabled", NULL);
-    fg_act_cmd(a, "GET", fg_act_key(a, c, "fail"), NULL);
-    fg_act_cmd(a, "GET", fg_act_key(a, NULL, fg_arena_printf(a->arena, "ipfail:%s",
-                                                             a->req.remote_ip)), NULL);
     fg_act_cmd(a, "SCARD", fg_act_key(a, c, "devices"), NULL);
+    count_attempt(a, ipfail_key(a), "1");
+    if (a->wellformed) { /* known or not: the same count, so throttling reveals nothing */
+        count_attempt(a, fg_act_key(a, a->customer, "fail"), "1");
+    }
     return FG_STEP_REDIS;
 }
 
@@ -148,11 +162,15 @@ static size_t password_len(const char *pw)
 static fg_step_t login_verify(fg_action_t *a)
 {
     const fg_reply_t *user = fg_act_reply(a, 0);
-    const fg_reply_t *fail = fg_act_reply(a, 1), *ipfail = fg_act_reply(a, 2);
-    long long nfail = fail->type == FG_R_STR ? strtoll(fail->str, NULL, 10) : 0;
-    long long nip = ipfail->type == FG_R_STR ? strtoll(ipfail->str, NULL, 10) : 0;
+    const fg_reply_t *ipcount = fg_act_reply(a, 2), *count = fg_act_reply(a, 3);
+    long long nip = ipcount->type == FG_R_INT ? ipcount->integer : 0;
+    long long nfail = a->wellformed && count->type == FG_R_INT ? count->integer : 0;
 
-    if (nfail >= a->cfg->login_max_fail || nip >= a->cfg->login_ip_max_fail) {
+    if (ipcount->type != FG_R_INT || (a->wellformed && count->type != FG_R_INT)) {
+        a->redis_err = FG_ERR_REDIS; /* the attempt could not be counted: fail closed */
+        return fg_act_unavailable(a);
+    }
+    if (nfail > a->cfg->login_max_fail || nip > a->cfg->login_ip_max_fail) {
         fg_act_log(a, FG_LOG_WARN, "login throttled for %s from %s",
                    a->wellformed ? a->customer : "(invalid customer number)", a->req.remote_ip);
         fg_act_header(a, "Retry-After", fg_act_num(a, a->cfg->fail_window));
@@ -162,7 +180,7 @@ static fg_step_t login_verify(fg_action_t *a)
     const char *disabled = fg_act_elem(a, user, 2);
     a->name = fg_act_elem(a, user, 0);
     a->disabled = disabled != NULL && strcmp(disabled, "1") == 0;
-    a->ndevices = fg_act_reply(a, 3)->integer;
+    a->ndevices = fg_act_reply(a, 1)->integer;
     a->flag = a->wellformed && stored != NULL; /* a known customer */
     if (!a->flag) {
         stored = fg_hash_dummy(a->cfg->argon2_ops, a->cfg->argon2_mem);
@@ -178,19 +196,10 @@ static fg_step_t login_verify(fg_action_t *a)
     return FG_STEP_HASH;
 }
 
+/* The attempt is counted already (count_attempt); what is left is the record. */
 static fg_step_t login_failed(fg_action_t *a)
 {
-    const char *ipkey = fg_act_key(a, NULL, fg_arena_printf(a->arena, "ipfail:%s", a->req.remote_ip));
-    const char *w = fg_act_num(a, a->cfg->fail_window);
-
     fg_act_batch(a);
-    if (a->wellformed) {
-        const char *k = fg_act_key(a, a->customer, "fail");
-        fg_act_cmd(a, "INCR", k, NULL);
-        fg_act_cmd(a, "EXPIRE", k, w, NULL);
-    }
-    fg_act_cmd(a, "INCR", ipkey, NULL);
-    fg_act_cmd(a, "EXPIRE", ipkey, w, NULL);
     fg_act_cmd(a, "XADD", fg_act_key(a, NULL, "audit"), "MAXLEN", "~", "10000", "*", "event",
                "login_failed", "customer", a->wellformed ? a->customer : "-", "ip", a->req.remote_ip,
                "detail", "", NULL);
@@ -200,15 +209,19 @@ static fg_step_t login_failed(fg_action_t *a)
 
 static fg_step_t login_accept(fg_action_t *a, const char *newhash)
 {
+    const char *verified = a->token;
+
     a->token = fg_random_token(a->arena, 32);
     a->sealed = NULL; /* the new pre cookie is sealed with the active key: hash with it */
     fg_act_batch(a);
     fg_act_cmd(a, "DEL", fg_act_key(a, a->customer, "fail"), NULL);
+    count_attempt(a, ipfail_key(a), "-1"); /* a correct password is no failure */
     fg_act_cmd(a, "HSET", pre_key(a), "rd", a->rd, "created", fg_act_num(a, a->req.now), NULL);
     fg_act_cmd(a, "EXPIRE", pre_key(a), fg_act_num(a, PRE_TTL), NULL);
     fg_act_cmd(a, "HINCRBY", fg_act_key(a, NULL, "metrics"), "password_ok", "1", NULL);
     if (newhash != NULL) {
-        fg_act_cmd(a, "HSET", fg_act_key(a, a->customer, "user"), "pw", newhash, NULL);
+        fg_act_eval(a, FG_SCRIPT_REHASH, 1, fg_act_key(a, a->customer, "user"), verified, newhash,
+                    NULL);
     }
     return FG_STEP_REDIS;
 }

@@ -67,7 +67,8 @@ const char *fg_return_path(fg_arena_t *a, const char *rd, const char *fallback);
 int fg_request_is_navigation(const fg_request_t *r);
 
 /* Same-origin check for state-changing POSTs: Sec-Fetch-Site "same-origin" or absent,
- * and Origin (if present) equal to scheme://host of the request (scheme from https).
+ * and Origin (if present) equal to scheme://host of the request (https:// for a request
+ * over TLS; http:// or https:// without TLS, which is what a TLS-terminating proxy forwards).
  * If both Origin and Sec-Fetch-Site are absent, Referer (if present) must be same-origin.
  * Returns 1 same-origin, 0 not. */
 int fg_request_same_origin(const fg_request_t *r);

@@ -437,11 +437,11 @@ static size_t authority_len(const char *s, size_t n, int https)
     return n;
 }
 
-/* True when `url` starts with scheme://host of the request, followed by end, '/', '?'
- * or '#' (end only when `exact`). */
-static int url_same_origin(const fg_request_t *r, const char *url, int exact)
+/* True when `url` is scheme://host of the request with that scheme, followed by end, '/',
+ * '?' or '#' (end only when `exact`); default ports count as absent. */
+static int url_same_origin_as(const fg_request_t *r, const char *url, int exact, int https)
 {
-    const char *scheme = r->https ? "https://" : "http://";
+    const char *scheme = https ? "https://" : "http://";
     size_t sl = strlen(scheme);
     size_t hl, ul, al;
     const char *auth;
@@ -454,10 +454,20 @@ static int url_same_origin(const fg_request_t *r, const char *url, int exact)
     if (exact && auth[ul] != '\0') {
         return 0;
     }
-    hl = authority_len(r->host, strlen(r->host), r->https);
-    al = authority_len(auth, ul, r->https);
+    hl = authority_len(r->host, strlen(r->host), https);
+    al = authority_len(auth, ul, https);
     return al == hl && al > 0 && fg_strncasecmp(auth, r->host, hl) == 0 &&
            (auth[ul] == '\0' || auth[ul] == '/' || auth[ul] == '?' || auth[ul] == '#');
+}
+
+/* A request that arrived over TLS must come from the https origin. One that arrived in
+ * plain HTTP may come from either: behind a TLS-terminating proxy the browser's origin is
+ * https://host although the server sees http (an https origin of our own host is never an
+ * attacker's). */
+static int url_same_origin(const fg_request_t *r, const char *url, int exact)
+{
+    return url_same_origin_as(r, url, exact, 1) ||
+           (!r->https && url_same_origin_as(r, url, exact, 0));
 }
 
 /* fg_request_same_origin: 1 when a state-changing request comes from our own origin

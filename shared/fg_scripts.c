@@ -38,6 +38,7 @@ static const char create_lua[] =
     "redis.call('EXPIRE', KEYS[7], to + 300)\n"
     "redis.call('SET', KEYS[2], ARGV[2], 'EX', to)\n"
     "redis.call('HSET', KEYS[1], 'chal', ARGV[2])\n"
+    "redis.call('HDEL', KEYS[1], 'interval', 'short', 'poll')\n"
     "redis.call('EXPIRE', KEYS[1], math.max(600, to + 120))\n"
     "redis.call('PUBLISH', ARGV[13], cjson.encode({customer = ARGV[14], devices = devs,\n"
     "  challenge = ARGV[2], expires_in = to}))\n"
@@ -91,11 +92,12 @@ static const char redeem_lua[] =
     "if redis.call('EXISTS', KEYS[1]) == 0 then return {'nopre'} end\n"
     "if not p[1] then return {'nochal'} end\n"
     "local ck = ARGV[1] .. p[1]\n"
-    "local c = redis.call('HMGET', ck, 'state', 'expires', 'pre')\n"
+    "local c = redis.call('HMGET', ck, 'state', 'expires', 'pre', 'decided')\n"
     "local now = tonumber(ARGV[2])\n"
     "if not c[1] then return {'state', 'expired'} end\n"
     "if c[3] ~= ARGV[5] then return {'state', 'foreign'} end\n"
     "if c[1] ~= 'approved' then return {'state', c[1]} end\n"
+    "if redis.call('HGET', KEYS[4], 'disabled') == '1' then return {'state', 'disabled'} end\n"
     "if now >= tonumber(c[2]) + tonumber(ARGV[8]) then\n"
     "  redis.call('HSET', ck, 'state', 'expired')\n"
     "  return {'state', 'expired'}\n"
@@ -103,7 +105,8 @@ static const char redeem_lua[] =
     "redis.call('HSET', ck, 'state', 'redeemed')\n"
     "redis.call('DEL', KEYS[1])\n"
     "local name = redis.call('HGET', KEYS[4], 'name') or ''\n"
-    "redis.call('HSET', KEYS[2], 'name', name, 'auth_time', now, 'created', now, 'seen', now)\n"
+    "redis.call('HSET', KEYS[2], 'name', name, 'auth_time', tonumber(c[4] or now),\n"
+    "  'created', now, 'seen', now)\n"
     "redis.call('EXPIRE', KEYS[2], ARGV[3])\n"
     "local base = string.sub(KEYS[2], 1, #KEYS[2] - #ARGV[4])\n"
     "for _, h in ipairs(redis.call('SMEMBERS', KEYS[3])) do\n"
@@ -115,11 +118,16 @@ static const char redeem_lua[] =
     "redis.call('HINCRBY', KEYS[6], 'login_success', 1)\n"
     "return {'ok', name, p[2] or ''}\n";
 
-/* KEYS: sess   ARGV: now, idle, remaining_max
- * -> {'ok', name, auth_time, ttl} | {'none'} */
+/* KEYS: sess, user   ARGV: now, idle, remaining_max
+ * -> {'ok', name, auth_time, ttl} | {'none'}
+ * A disabled account's sessions end here even if `user disable` has not reached them yet. */
 static const char touch_lua[] =
     "local v = redis.call('HMGET', KEYS[1], 'name', 'auth_time')\n"
     "if not v[2] then return {'none'} end\n"
+    "if redis.call('HGET', KEYS[2], 'disabled') == '1' then\n"
+    "  redis.call('DEL', KEYS[1])\n"
+    "  return {'none'}\n"
+    "end\n"
     "local ttl = math.min(tonumber(ARGV[2]), tonumber(ARGV[3]))\n"
     "if ttl <= 0 then redis.call('DEL', KEYS[1]) return {'none'} end\n"
     "redis.call('HSET', KEYS[1], 'seen', ARGV[1])\n"
@@ -167,7 +175,8 @@ static const char respond_lua[] =
     "  return {'final', 'expired'}\n"
     "end\n"
     "local function close(state, reason)\n"
-    "  redis.call('HSET', KEYS[2], 'state', state, 'device', ARGV[3], 'reason', reason)\n"
+    "  redis.call('HSET', KEYS[2], 'state', state, 'device', ARGV[3], 'reason', reason,\n"
+    "    'decided', ARGV[4])\n"
     "  if redis.call('GET', KEYS[3]) == ARGV[9] then redis.call('DEL', KEYS[3]) end\n"
     "  redis.call('XADD', KEYS[5], 'MAXLEN', '~', 10000, '*', 'event', 'challenge_' .. state,\n"
     "    'customer', ARGV[8], 'ip', '', 'detail', 'device ' .. ARGV[3] .. ' ' .. reason)\n"
@@ -184,7 +193,7 @@ static const char respond_lua[] =
     "end\n"
     "if ARGV[5] == '1' then\n"
     "  close('denied', 'not_me')\n"
-    "  redis.call('SET', KEYS[4], '1', 'EX', ARGV[6])\n"
+    "  if tonumber(ARGV[6]) > 0 then redis.call('SET', KEYS[4], '1', 'EX', ARGV[6]) end\n"
     "else\n"
     "  close('denied', 'denied')\n"
     "end\n"
@@ -197,6 +206,26 @@ static const char enroll_lua[] =
     "if not c then return {'badcode'} end\n"
     "return {'ok', c}\n";
 
+/* KEYS: counter   ARGV: delta (1 or -1), window -> the count after the change
+ * A login attempt is counted before its password is hashed, so parallel attempts cannot
+ * all pass a check made before any of them was counted; a correct password takes its
+ * attempt back (-1, never below what is there, never creating a key without a TTL). */
+static const char attempt_lua[] =
+    "if ARGV[1] == '-1' then\n"
+    "  if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end\n"
+    "  return redis.call('DECR', KEYS[1])\n"
+    "end\n"
+    "local n = redis.call('INCR', KEYS[1])\n"
+    "if redis.call('TTL', KEYS[1]) < 0 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end\n"
+    "return n\n";
+
+/* KEYS: user   ARGV: verified hash, new hash -> 1 replaced | 0 the password changed meanwhile
+ * (an admin's `user passwd` during the login must not be undone by the login's rehash) */
+static const char rehash_lua[] =
+    "if redis.call('HGET', KEYS[1], 'pw') ~= ARGV[1] then return 0 end\n"
+    "redis.call('HSET', KEYS[1], 'pw', ARGV[2])\n"
+    "return 1\n";
+
 static fg_script_t scripts[FG_SCRIPT_COUNT] = {
     [FG_SCRIPT_CREATE] = {"create", create_lua, ""},
     [FG_SCRIPT_STATUS] = {"status", status_lua, ""},
@@ -206,6 +235,8 @@ static fg_script_t scripts[FG_SCRIPT_COUNT] = {
     [FG_SCRIPT_PENDING] = {"pending", pending_lua, ""},
     [FG_SCRIPT_RESPOND] = {"respond", respond_lua, ""},
     [FG_SCRIPT_ENROLL] = {"enroll", enroll_lua, ""},
+    [FG_SCRIPT_ATTEMPT] = {"attempt", attempt_lua, ""},
+    [FG_SCRIPT_REHASH] = {"rehash", rehash_lua, ""},
 };
 
 static pthread_once_t scripts_once = PTHREAD_ONCE_INIT;

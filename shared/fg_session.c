@@ -54,10 +54,10 @@ static int session_touch(fg_action_t *a)
         return 0;
     }
     fg_act_batch(a);
-    fg_act_eval(a, FG_SCRIPT_TOUCH, 1,
+    fg_act_eval(a, FG_SCRIPT_TOUCH, 2,
                 fg_act_key(a, a->customer, fg_arena_printf(a->arena, "sess:%s",
                                                            fg_act_session_hash(a))),
-                fg_act_num(a, a->req.now), fg_act_num(a, a->cfg->session_idle),
+                fg_act_key(a, a->customer, "user"), fg_act_num(a, a->req.now), fg_act_num(a, a->cfg->session_idle),
                 fg_act_num(a, remaining_max(a)), NULL);
     return 1;
 }
@@ -180,6 +180,15 @@ static fg_step_t ping(fg_action_t *a, fg_decision_t why)
 static fg_step_t protect_grant(fg_action_t *a, const char *name, int64_t auth_time)
 {
     session_identity(a, name, auth_time);
+    if (a->identity.assertion == NULL || a->identity.name_pct == NULL) {
+        /* e.g. a display name that is not UTF-8 (JSON cannot carry it): never pass a
+         * request upstream with half an identity */
+        fg_act_log(a, FG_LOG_ERR, "cannot sign the assertion for customer %s (is the display "
+                   "name valid UTF-8?): refusing the request", a->customer);
+        a->resp.identity = NULL;
+        a->resp.decision = FG_INVALID;
+        return fg_act_fail(a, 500, "unavailable");
+    }
     upstream_header(a, "User", a->identity.customer);
     upstream_header(a, "Name", a->identity.name_pct);
     upstream_header(a, "Auth-Time", fg_act_num(a, a->identity.auth_time));
@@ -285,11 +294,16 @@ fg_step_t fg_h_whoami(fg_action_t *a)
     if (st == NULL || strcmp(st, "ok") != 0) {
         return fg_act_json_error(a, 401, "login_required", NULL);
     }
-    return fg_act_json(a, 200,
-                       json_pack("{s:s,s:s,s:I,s:I}", "customer", a->customer, "name",
-                                 fg_act_elem(a, r, 1), "auth_time",
-                                 (json_int_t)fg_act_elem_int(a, r, 2), "expires_in",
-                                 (json_int_t)fg_act_elem_int(a, r, 3)));
+    json_t *o = json_pack("{s:s,s:s,s:I,s:I}", "customer", a->customer, "name",
+                          FG_S(fg_act_elem(a, r, 1)), "auth_time",
+                          (json_int_t)fg_act_elem_int(a, r, 2), "expires_in",
+                          (json_int_t)fg_act_elem_int(a, r, 3));
+    if (o == NULL) {
+        fg_act_log(a, FG_LOG_ERR, "whoami: the display name of %s is not valid UTF-8",
+                   a->customer);
+        return fg_act_fail(a, 500, "unavailable");
+    }
+    return fg_act_json(a, 200, o);
 }
 
 static fg_step_t logout_done(fg_action_t *a)

@@ -215,8 +215,9 @@ static fg_action_t *protect_with_session(fg_arena_t *ar, const char *accept)
     fg_action_t *a = fg_action_new(cfg, FG_KIND_PROTECT, &r);
     ck_assert_int_eq(fg_action_step(a), FG_STEP_REDIS);
     ck_assert_str_eq(cmd_arg(a, 0, 0), "EVALSHA");
-    ck_assert_str_eq(cmd_arg(a, 0, 2), "1");
+    ck_assert_str_eq(cmd_arg(a, 0, 2), "2");
     ck_assert_ptr_nonnull(strstr(cmd_arg(a, 0, 3), "freigabe:{1234567890}:sess:"));
+    ck_assert_str_eq(cmd_arg(a, 0, 4), "freigabe:{1234567890}:user"); /* disabled? */
     /* the raw session token never reaches Redis */
     ck_assert_ptr_null(strstr(cmd_arg(a, 0, 3), "SESSIONTOKEN"));
     return a;
@@ -532,7 +533,14 @@ START_TEST(login_success_goes_to_approve)
     ck_assert_int_eq(fg_action_step(a), FG_STEP_REDIS);
     ck_assert_uint_eq(ncmds(a), 4);
     ck_assert_str_eq(cmd_arg(a, 0, 1), "freigabe:{1234567890}:user");
-    feed(a, 4, r_arr(3, "Erika M\xc3\xbcller", hash_pw("geheim"), "0"), r_nil(), r_nil(), r_int(1));
+    /* the attempt is counted (address and account) before anything is hashed */
+    ck_assert_str_eq(cmd_arg(a, 2, 0), "EVALSHA");
+    ck_assert_str_eq(cmd_arg(a, 2, 3), "freigabe:ipfail:192.0.2.7");
+    ck_assert_str_eq(cmd_arg(a, 2, 4), "1");
+    ck_assert_str_eq(cmd_arg(a, 3, 3), "freigabe:{1234567890}:fail");
+    ck_assert_str_eq(cmd_arg(a, 3, 4), "1");
+    feed(a, 4, r_arr(3, "Erika M\xc3\xbcller", hash_pw("geheim"), "0"), r_int(1), r_int(3),
+         r_int(5));
     ck_assert_int_eq(fg_action_step(a), FG_STEP_HASH);
     fg_hash_job_run(fg_action_hash_job(a));
     ck_assert_int_eq(fg_action_step(a), FG_STEP_REDIS);
@@ -545,7 +553,12 @@ START_TEST(login_success_goes_to_approve)
         }
     }
     ck_assert_str_eq(cmd_arg(a, 0, 0), "DEL");
-    feed(a, 4, r_int(1), r_int(2), r_int(1), r_int(1));
+    ck_assert_str_eq(cmd_arg(a, 0, 1), "freigabe:{1234567890}:fail");
+    /* a correct password takes its attempt back from the address */
+    ck_assert_str_eq(cmd_arg(a, 1, 3), "freigabe:ipfail:192.0.2.7");
+    ck_assert_str_eq(cmd_arg(a, 1, 4), "-1");
+    ck_assert_uint_eq(ncmds(a), 5); /* no rehash: the hash has the configured limits */
+    feed(a, 5, r_int(1), r_int(2), r_int(2), r_int(1), r_int(1));
     ck_assert_int_eq(fg_action_step(a), FG_STEP_DONE);
     const fg_response_t *resp = fg_action_response(a);
     ck_assert_int_eq(resp->status, 303);
@@ -562,17 +575,19 @@ static const char *login_fail_body(fg_arena_t *ar, const char *customer, fg_repl
 {
     fg_action_t *a = login_post(ar, customer, "falsch", "CSRFTOKEN1234567890", NULL);
     ck_assert_int_eq(fg_action_step(a), FG_STEP_REDIS);
-    feed(a, 4, user, r_nil(), r_nil(), r_int(0));
+    /* the account (known or not) and the address are counted alike */
+    ck_assert_uint_eq(ncmds(a), 4);
+    ck_assert_str_eq(cmd_arg(a, 2, 3), "freigabe:ipfail:192.0.2.7");
+    ck_assert_str_eq(cmd_arg(a, 3, 3), "freigabe:{1234567890}:fail");
+    feed(a, 4, user, r_int(0), r_int(1), r_int(1));
     ck_assert_int_eq(fg_action_step(a), FG_STEP_HASH);
     fg_hash_job_run(fg_action_hash_job(a));
     ck_assert_int_eq(fg_action_step(a), FG_STEP_REDIS);
-    int incr = 0;
-    for (size_t i = 0; i < ncmds(a); i++) {
-        incr += strcmp(cmd_arg(a, i, 0), "INCR") == 0;
+    for (size_t i = 0; i < ncmds(a); i++) { /* counted already: no second count */
+        ck_assert_str_ne(cmd_arg(a, i, 0), "EVALSHA");
+        ck_assert_str_ne(cmd_arg(a, i, 0), "INCR");
     }
-    ck_assert_int_ge(incr, 2); /* the account (known or not) and the address */
-    ck_assert_str_eq(cmd_arg(a, 0, 1), "freigabe:{1234567890}:fail");
-    feed(a, 1, r_int(1));
+    feed(a, 2, r_str("1-0"), r_int(1));
     ck_assert_int_eq(fg_action_step(a), FG_STEP_DONE);
     const fg_response_t *resp = fg_action_response(a);
     *status = resp->status;
@@ -600,10 +615,31 @@ START_TEST(login_throttled_before_hashing)
     fg_arena_t *ar = fg_arena_new();
     fg_action_t *a = login_post(ar, "1234567890", "geheim", "CSRFTOKEN1234567890", NULL);
     ck_assert_int_eq(fg_action_step(a), FG_STEP_REDIS);
-    feed(a, 4, r_arr(3, "Erika", hash_pw("geheim"), "0"), r_str("5"), r_nil(), r_int(1));
+    /* the 6th attempt on the account within the window (limit 5) */
+    feed(a, 4, r_arr(3, "Erika", hash_pw("geheim"), "0"), r_int(1), r_int(6), r_int(6));
     ck_assert_int_eq(fg_action_step(a), FG_STEP_DONE);
     ck_assert_int_eq(fg_action_response(a)->status, 429);
     ck_assert_ptr_nonnull(header(fg_action_response(a), "Retry-After"));
+    fg_action_free(a);
+    /* the 21st from the address (limit 20), the account's 1st */
+    a = login_post(ar, "1234567890", "geheim", "CSRFTOKEN1234567890", NULL);
+    ck_assert_int_eq(fg_action_step(a), FG_STEP_REDIS);
+    feed(a, 4, r_arr(3, "Erika", hash_pw("geheim"), "0"), r_int(1), r_int(21), r_int(1));
+    ck_assert_int_eq(fg_action_step(a), FG_STEP_DONE);
+    ck_assert_int_eq(fg_action_response(a)->status, 429);
+    fg_action_free(a);
+    /* the 5th attempt is still allowed */
+    a = login_post(ar, "1234567890", "geheim", "CSRFTOKEN1234567890", NULL);
+    ck_assert_int_eq(fg_action_step(a), FG_STEP_REDIS);
+    feed(a, 4, r_arr(3, "Erika", hash_pw("geheim"), "0"), r_int(1), r_int(20), r_int(5));
+    ck_assert_int_eq(fg_action_step(a), FG_STEP_HASH);
+    fg_action_free(a);
+    /* a counter that could not be counted (not an integer) fails closed, unhashed */
+    a = login_post(ar, "1234567890", "geheim", "CSRFTOKEN1234567890", NULL);
+    ck_assert_int_eq(fg_action_step(a), FG_STEP_REDIS);
+    feed(a, 4, r_arr(3, "Erika", hash_pw("geheim"), "0"), r_int(1), r_nil(), r_int(1));
+    ck_assert_int_eq(fg_action_step(a), FG_STEP_DONE);
+    ck_assert_int_eq(fg_action_response(a)->status, 503);
     fg_action_free(a);
     fg_arena_free(ar);
 }
@@ -616,13 +652,43 @@ START_TEST(login_rehash_refused_still_logs_in)
     ck_assert_int_eq(crypto_pwhash_str(old, "geheim", 6, 2, 131072), 0);
     fg_action_t *a = login_post(ar, "1234567890", "geheim", "CSRFTOKEN1234567890", NULL);
     ck_assert_int_eq(fg_action_step(a), FG_STEP_REDIS);
-    feed(a, 4, r_arr(3, "Erika", old, "0"), r_nil(), r_nil(), r_int(1));
+    feed(a, 4, r_arr(3, "Erika", old, "0"), r_int(1), r_int(1), r_int(1));
     ck_assert_int_eq(fg_action_step(a), FG_STEP_HASH);
     fg_hash_job_run(fg_action_hash_job(a));
     ck_assert_int_eq(fg_action_step(a), FG_STEP_HASH); /* the rehash */
     fg_action_hash_refused(a, FG_ERR_BUSY);
     ck_assert_int_eq(fg_action_step(a), FG_STEP_REDIS);
-    feed(a, 4, r_int(1), r_int(2), r_int(1), r_int(1));
+    ck_assert_uint_eq(ncmds(a), 5); /* no rehash written */
+    feed(a, 5, r_int(1), r_int(0), r_int(2), r_int(1), r_int(1));
+    ck_assert_int_eq(fg_action_step(a), FG_STEP_DONE);
+    ck_assert_int_eq(fg_action_response(a)->status, 303);
+    fg_action_free(a);
+    fg_arena_free(ar);
+}
+END_TEST
+
+/* The rehash replaces the stored hash only if it is still the one just verified: an
+ * admin's `user passwd` in the meantime wins. */
+START_TEST(login_rehash_is_compare_and_set)
+{
+    fg_arena_t *ar = fg_arena_new();
+    static char old[crypto_pwhash_STRBYTES];
+    ck_assert_int_eq(crypto_pwhash_str(old, "geheim", 6, 2, 131072), 0);
+    fg_action_t *a = login_post(ar, "1234567890", "geheim", "CSRFTOKEN1234567890", NULL);
+    ck_assert_int_eq(fg_action_step(a), FG_STEP_REDIS);
+    feed(a, 4, r_arr(3, "Erika", old, "0"), r_int(1), r_int(1), r_int(1));
+    ck_assert_int_eq(fg_action_step(a), FG_STEP_HASH);
+    fg_hash_job_run(fg_action_hash_job(a));
+    ck_assert_int_eq(fg_action_step(a), FG_STEP_HASH);
+    fg_hash_job_run(fg_action_hash_job(a));
+    ck_assert_int_eq(fg_action_step(a), FG_STEP_REDIS);
+    ck_assert_uint_eq(ncmds(a), 6);
+    ck_assert_str_eq(cmd_arg(a, 5, 0), "EVALSHA");
+    ck_assert_str_eq(cmd_arg(a, 5, 3), "freigabe:{1234567890}:user");
+    ck_assert_str_eq(cmd_arg(a, 5, 4), old);                 /* expected */
+    ck_assert_int_eq(strncmp(cmd_arg(a, 5, 5), "$argon2id$", 10), 0); /* new */
+    ck_assert_str_ne(cmd_arg(a, 5, 5), old);
+    feed(a, 6, r_int(1), r_int(0), r_int(2), r_int(1), r_int(1), r_int(0));
     ck_assert_int_eq(fg_action_step(a), FG_STEP_DONE);
     ck_assert_int_eq(fg_action_response(a)->status, 303);
     fg_action_free(a);
@@ -650,7 +716,7 @@ START_TEST(login_hash_cap_gives_503)
     fg_arena_t *ar = fg_arena_new();
     fg_action_t *a = login_post(ar, "1234567890", "geheim", "CSRFTOKEN1234567890", NULL);
     ck_assert_int_eq(fg_action_step(a), FG_STEP_REDIS);
-    feed(a, 4, r_arr(3, "Erika", hash_pw("geheim"), "0"), r_nil(), r_nil(), r_int(1));
+    feed(a, 4, r_arr(3, "Erika", hash_pw("geheim"), "0"), r_int(1), r_int(1), r_int(1));
     ck_assert_int_eq(fg_action_step(a), FG_STEP_HASH);
     fg_action_hash_refused(a, FG_ERR_BUSY);
     ck_assert_int_eq(fg_action_step(a), FG_STEP_DONE);
@@ -970,6 +1036,7 @@ int main(void)
     tcase_add_test(tc, login_success_goes_to_approve);
     tcase_add_test(tc, unknown_customer_and_wrong_password_look_the_same);
     tcase_add_test(tc, login_throttled_before_hashing);
+    tcase_add_test(tc, login_rehash_is_compare_and_set);
     tcase_add_test(tc, login_csrf_and_origin_enforced);
     tcase_add_test(tc, login_hash_cap_gives_503);
     tcase_add_test(tc, approve_creates_challenge_atomically);

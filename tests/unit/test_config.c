@@ -625,6 +625,17 @@ START_TEST(redis_url_redacted_for_logs)
     ck_assert_str_eq(fg_redis_url_redact("unix:/run/redis.sock?db=1", buf, sizeof buf),
                      "unix:/run/redis.sock?db=1");
     ck_assert_ptr_null(strstr(fg_redis_url_redact("redis://u:p@h/0", buf, 8), "p@"));
+    /* a password with '@' in it: hidden up to the '@' the parser takes as the end */
+    fg_redis_target_t t;
+    ck_assert_int_eq(fg_redis_url_parse("redis://default:s3cr@tPw@db:6379/0", &t, err,
+                                        sizeof err), FG_OK);
+    ck_assert_str_eq(t.password, "s3cr@tPw");
+    ck_assert_str_eq(fg_redis_url_redact("redis://default:s3cr@tPw@db:6379/0", buf, sizeof buf),
+                     "redis://***@db:6379/0");
+    /* nor does an error about a wrong scheme repeat the password */
+    ck_assert_int_eq(fg_redis_url_parse("http://u:s3cret@db/0", &t, err, sizeof err),
+                     FG_ERR_INVAL);
+    ck_assert_ptr_null(strstr(err, "s3cret"));
 }
 END_TEST
 

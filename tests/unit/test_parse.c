@@ -334,13 +334,39 @@ START_TEST(same_origin_ports_and_referer)
     ck_assert_int_eq(fg_request_same_origin(&r), 1);
     r.referer = "http://localhost:8080.evil/x";
     ck_assert_int_eq(fg_request_same_origin(&r), 0);
-    r.referer = "https://localhost:8080/";
-    ck_assert_int_eq(fg_request_same_origin(&r), 0);
+    r.referer = "https://localhost:8080/"; /* TLS ended in front of the server */
+    ck_assert_int_eq(fg_request_same_origin(&r), 1);
     r.referer = "http://evil/?http://localhost:8080/";
     ck_assert_int_eq(fg_request_same_origin(&r), 0);
     r.host = NULL;
     r.referer = "http://localhost:8080/";
     ck_assert_int_eq(fg_request_same_origin(&r), 0);
+}
+END_TEST
+
+/* Behind a TLS-terminating proxy the server sees plain HTTP while the browser's origin is
+ * https://host: accepted, with https' default port; the reverse never is. */
+START_TEST(same_origin_behind_tls_proxy)
+{
+    fg_request_t r = nav();
+    r.method = "POST";
+    r.https = 0;
+    r.host = "portal.example";
+    r.origin = "https://portal.example";
+    ck_assert_int_eq(fg_request_same_origin(&r), 1);
+    r.origin = "https://portal.example:443";
+    ck_assert_int_eq(fg_request_same_origin(&r), 1);
+    r.origin = "http://portal.example";
+    ck_assert_int_eq(fg_request_same_origin(&r), 1);
+    r.origin = "https://evil.example";
+    ck_assert_int_eq(fg_request_same_origin(&r), 0);
+    r.origin = "https://portal.example:8443";
+    ck_assert_int_eq(fg_request_same_origin(&r), 0);
+    r.https = 1; /* over TLS: only the https origin */
+    r.origin = "http://portal.example";
+    ck_assert_int_eq(fg_request_same_origin(&r), 0);
+    r.origin = "https://portal.example";
+    ck_assert_int_eq(fg_request_same_origin(&r), 1);
 }
 END_TEST
 
@@ -390,6 +416,7 @@ static Suite *parse_suite(void)
     tcase_add_test(t, navigation);
     tcase_add_test(t, same_origin);
     tcase_add_test(t, same_origin_ports_and_referer);
+    tcase_add_test(t, same_origin_behind_tls_proxy);
     tcase_add_test(t, lang_pick);
     suite_add_tcase(s, t);
     return s;
