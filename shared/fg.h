@@ -148,6 +148,18 @@ typedef struct {
     int64_t now;               /* unix seconds, from the host's clock */
 } fg_request_t;
 
+/* The Cookie header to send upstream with the module's own cookies (session and pre-login,
+ * with and without __Host-) removed: NULL when it holds none of them (leave the header
+ * alone), "" when nothing remains (remove the header). Result in the arena. Wrappers apply
+ * it to every request they pass on, protected or not: the session cookie is a bearer
+ * token that no upstream needs. */
+const char *fg_upstream_cookie(fg_arena_t *a, const char *cookie_header);
+
+/* 1 when s is 1..maxlen bytes of valid UTF-8 without control characters (C0, DEL, C1):
+ * the rule for display names and device names, which end up in headers, JSON and
+ * terminals. */
+int fg_text_ok(const char *s, size_t maxlen);
+
 /* True when `name` (any case, '_' for '-') could be mistaken for one of the identity
  * headers (header_prefix followed by anything). Wrappers remove such inbound headers
  * on every request. */

@@ -124,8 +124,12 @@ static fg_step_t enroll_start(fg_action_t *a)
         return fg_act_json_error(a, 400, "invalid_request",
                                  "activation_code and a 32-byte base64url public_key are required");
     }
-    if (a->name == NULL || *a->name == '\0' || strlen(a->name) > 64) {
+    if (a->name == NULL || *a->name == '\0') {
         a->name = "App";
+    } else if (!fg_text_ok(a->name, 64)) {
+        /* it is shown to the admin (freigabectl) and in the audit: no terminal escapes */
+        return fg_act_json_error(a, 400, "invalid_request",
+                                 "device_name must be 1-64 bytes of UTF-8 without control characters");
     }
     if (app_verify(a, &h, key) != FG_STEP_REDIS) {
         return FG_STEP_DONE;

@@ -40,6 +40,8 @@ char *fg_random_token(fg_arena_t *a, size_t nbytes);
 char *fg_random_digits(fg_arena_t *a, int n);
 /* ASCII case-insensitive compare of n bytes. */
 int fg_strncasecmp(const char *a, const char *b, size_t n);
+/* Length of the valid UTF-8 sequence at s (no overlongs, surrogates or > U+10FFFF), or 0. */
+size_t fg_utf8_seq(const unsigned char *s, size_t n);
 /* Parses a decimal integer in [min,max]; returns FG_OK or FG_ERR_INVAL. */
 int fg_parse_int(const char *s, long long min, long long max, long long *out);
 

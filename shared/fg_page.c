@@ -232,29 +232,6 @@ static int bfail(char *err, size_t errlen, const char *fmt, ...)
     return FG_ERR_INVAL;
 }
 
-/* Length of the valid UTF-8 sequence at s (no overlongs, surrogates or > U+10FFFF), or 0. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-    if (s[0] < 0x80) {
-        return 1;
-    }
-    if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-        return n >= 2 && (s[1] & 0xc0) == 0x80 ? 2 : 0;
-    }
-    if (s[0] >= 0xe0 && s[0] <= 0xef) {
-        unsigned lo = s[0] == 0xe0 ? 0xa0 : 0x80, hi = s[0] == 0xed ? 0x9f : 0xbf;
-        return n >= 3 && s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 ? 3 : 0;
-    }
-    if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-        unsigned lo = s[0] == 0xf0 ? 0x90 : 0x80, hi = s[0] == 0xf4 ? 0x8f : 0xbf;
-        return n >= 4 && s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 &&
-                       (s[3] & 0xc0) == 0x80
-                   ? 4
-                   : 0;
-    }
-    return 0;
-}
-
 /* 0 when data is valid UTF-8 without NUL, else the 1-based line of the first bad byte. */
 static size_t utf8_bad_line(const char *data, size_t len)
 {
@@ -262,7 +239,7 @@ static size_t utf8_bad_line(const char *data, size_t len)
     size_t line = 1;
 
     for (size_t i = 0; i < len;) {
-        size_t k = s[i] == 0 ? 0 : utf8_seq(s + i, len - i);
+        size_t k = s[i] == 0 ? 0 : fg_utf8_seq(s + i, len - i);
         if (k == 0) {
             return line;
         }

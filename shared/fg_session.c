@@ -65,6 +65,12 @@ static int session_touch(fg_action_t *a)
 static const char *module_cookie_names[] = {"freigabe", "freigabe-pre", "__Host-freigabe",
                                             "__Host-freigabe-pre"};
 
+const char *fg_upstream_cookie(fg_arena_t *a, const char *cookie_header)
+{
+    return fg_cookie_strip(a, cookie_header, module_cookie_names,
+                           sizeof(module_cookie_names) / sizeof(module_cookie_names[0]));
+}
+
 static fg_step_t protect_deny(fg_action_t *a, fg_decision_t why)
 {
     const char *login = fg_arena_printf(a->arena, "%s/login", a->cfg->prefix);
@@ -248,9 +254,7 @@ static void protect_remember(fg_action_t *a, const char *name, long long auth_ti
 fg_step_t fg_h_protect(fg_action_t *a)
 {
     if (a->state++ == 0) {
-        a->resp.upstream_cookie = fg_cookie_strip(a->arena, a->req.cookie, module_cookie_names,
-                                                  sizeof(module_cookie_names) /
-                                                      sizeof(module_cookie_names[0]));
+        a->resp.upstream_cookie = fg_upstream_cookie(a->arena, a->req.cookie);
         int had_cookie = fg_act_cookie_get(a, "freigabe") != NULL;
         if (!session_touch(a)) {
             return ping(a, had_cookie ? FG_EXPIRED : FG_DENIED);

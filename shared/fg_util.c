@@ -529,3 +529,45 @@ int fg_parse_int(const char *s, long long min, long long max, long long *out)
         *out = r;
     return FG_OK;
 }
+
+/* Length of the valid UTF-8 sequence at s (no overlongs, surrogates or > U+10FFFF), or 0. */
+size_t fg_utf8_seq(const unsigned char *s, size_t n)
+{
+    if (s[0] < 0x80) {
+        return 1;
+    }
+    if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+        return n >= 2 && (s[1] & 0xc0) == 0x80 ? 2 : 0;
+    }
+    if (s[0] >= 0xe0 && s[0] <= 0xef) {
+        unsigned lo = s[0] == 0xe0 ? 0xa0 : 0x80, hi = s[0] == 0xed ? 0x9f : 0xbf;
+        return n >= 3 && s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 ? 3 : 0;
+    }
+    if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+        unsigned lo = s[0] == 0xf0 ? 0x90 : 0x80, hi = s[0] == 0xf4 ? 0x8f : 0xbf;
+        return n >= 4 && s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 &&
+                       (s[3] & 0xc0) == 0x80
+                   ? 4
+                   : 0;
+    }
+    return 0;
+}
+
+int fg_text_ok(const char *s, size_t maxlen)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n = s ? strlen(s) : 0;
+
+    if (n == 0 || n > maxlen) {
+        return 0;
+    }
+    for (size_t i = 0; i < n;) {
+        size_t k = fg_utf8_seq(p + i, n - i);
+        /* C0 controls, DEL and the C1 controls U+0080-U+009F (0xC2 0x80-0x9F) */
+        if (k == 0 || p[i] < 0x20 || p[i] == 0x7f || (p[i] == 0xc2 && p[i + 1] < 0xa0)) {
+            return 0;
+        }
+        i += k;
+    }
+    return 1;
+}

@@ -130,6 +130,17 @@ START_TEST(cookie_strip)
 }
 END_TEST
 
+/* fg_upstream_cookie: all four names of the module's cookies, nothing else */
+START_TEST(upstream_cookie)
+{
+    ck_assert_ptr_null(fg_upstream_cookie(A, "theme=dark"));
+    ck_assert_ptr_null(fg_upstream_cookie(A, NULL));
+    ck_assert_str_eq(fg_upstream_cookie(A, "freigabe=s; theme=dark; freigabe-pre=p"), "theme=dark");
+    ck_assert_str_eq(fg_upstream_cookie(A, "__Host-freigabe=s; __Host-freigabe-pre=p"), "");
+    ck_assert_str_eq(fg_upstream_cookie(A, "freigabex=1; freigabe=2"), "freigabex=1");
+}
+END_TEST
+
 /* ---------------------------------------------------------------- forms */
 
 static const char *form(const char *body, const char *name)
@@ -406,6 +417,7 @@ static Suite *parse_suite(void)
     tcase_add_test(t, cookie_get_spacing_and_quotes);
     tcase_add_test(t, cookie_get_first_wins_and_exact_name);
     tcase_add_test(t, cookie_strip);
+    tcase_add_test(t, upstream_cookie);
     tcase_add_test(t, form_basic);
     tcase_add_test(t, form_decoding);
     tcase_add_test(t, form_invalid);

@@ -286,6 +286,25 @@ START_TEST(test_parse_int)
 }
 END_TEST
 
+START_TEST(test_text_ok)
+{
+    ck_assert_int_eq(fg_text_ok("Erika M\xc3\xbcller", 200), 1);
+    ck_assert_int_eq(fg_text_ok("J\xc3\xbcrgen M\xc3\xbc\xc3\x9fig \xf0\x9f\x98\x80", 200), 1);
+    ck_assert_int_eq(fg_text_ok("", 200), 0);
+    ck_assert_int_eq(fg_text_ok(NULL, 200), 0);
+    ck_assert_int_eq(fg_text_ok("abcd", 3), 0);             /* too long */
+    ck_assert_int_eq(fg_text_ok("a\x1b[31mb", 200), 0);      /* terminal escape */
+    ck_assert_int_eq(fg_text_ok("a\nb", 200), 0);
+    ck_assert_int_eq(fg_text_ok("a\x7f", 200), 0);           /* DEL */
+    ck_assert_int_eq(fg_text_ok("a\xc2\x9b", 200), 0);       /* C1 CSI */
+    ck_assert_int_eq(fg_text_ok("\xc2\xa0x", 200), 1);       /* NBSP is text */
+    ck_assert_int_eq(fg_text_ok("\xed\xa0\x80x", 200), 0);   /* surrogate */
+    ck_assert_int_eq(fg_text_ok("\xc0\xafx", 200), 0);       /* overlong '/' */
+    ck_assert_int_eq(fg_text_ok("\xf4\x90\x80\x80", 200), 0); /* above U+10FFFF */
+    ck_assert_int_eq(fg_text_ok("\xc3", 200), 0);           /* truncated */
+}
+END_TEST
+
 static Suite *util_suite(void)
 {
     Suite *s = suite_create("fg_util");
@@ -306,6 +325,7 @@ static Suite *util_suite(void)
     tcase_add_test(tc, test_random);
     tcase_add_test(tc, test_strncasecmp);
     tcase_add_test(tc, test_parse_int);
+    tcase_add_test(tc, test_text_ok);
     suite_add_tcase(s, tc);
     return s;
 }
