@@ -525,6 +525,10 @@ fg_step_t fg_h_finish(fg_action_t *a)
     if (strcmp(st, "nopre") == 0) {
         return fg_act_fail(a, 400, "session_expired");
     }
+    if (strcmp(st, "state") == 0 && strcmp(why, "disabled") == 0) {
+        fg_act_log(a, FG_LOG_WARN, "finish refused for %s: the account is disabled", a->customer);
+        return fg_act_fail(a, 403, "account_locked");
+    }
     fg_act_log(a, FG_LOG_INFO, "finish refused for %s: challenge %s", a->customer, why);
     return fg_act_fail(a, 409, strcmp(why, "denied") == 0 ? "approval_denied" : "approval_expired");
 }

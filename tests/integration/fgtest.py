@@ -238,6 +238,7 @@ class ApacheKind:
         "argon2_mem": "FreigabeArgon2Mem",
         "language": "FreigabeLanguage",
         "secure_cookies": "FreigabeSecureCookies",
+        "notme_cooldown": "FreigabeNotMeCooldown",
     }
     LIST_OPTIONS = {"min_client"}
     STD_MODULES = [

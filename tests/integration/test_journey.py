@@ -223,6 +223,42 @@ def test_deny_not_me(server, customer):
     st = b.wait_status("access_denied", timeout=20)
     assert st["status"] == "access_denied", st
     assert b.session_cookie is None
+    # "Das war ich nicht" pauses new requests (FreigabeNotMeCooldown, 300 s by default)
+    r = b.request_approval()
+    assert r.status_code == 429, (r.status_code, r.text[:200])
+    assert int(r.headers["Retry-After"]) > 250
+
+
+def test_not_me_without_cooldown(kind, key_file, upstream, redis_server):
+    """FreigabeNotMeCooldown 0: "not me" still denies, and a new request works at once."""
+    srv = fgtest.Server(kind, "nocool", redis_server, key_file, upstream.port,
+                        options={"notme_cooldown": "0"})
+    srv.start()
+    try:
+        cust = fgtest.create_customer(srv, app="nacl")
+        b = Browser(srv)
+        b.start(cust)
+        r = cust.app.deny_pending(not_me=True)
+        assert r.status_code == 200 and r.json()["status"] == "denied", (r.status_code, r.text)
+        assert b.wait_status("access_denied", timeout=20)["status"] == "access_denied"
+        assert b.request_approval().status_code == 303
+    finally:
+        srv.stop()
+
+
+def test_auth_time_is_the_time_of_approval(server, nacl_customer):
+    """X-Freigabe-Auth-Time says when the app approved, not when the browser finished."""
+    b = Browser(server)
+    b.start(nacl_customer)
+    t0 = int(time.time())
+    app_approve(nacl_customer.app, b)
+    t1 = int(time.time())
+    time.sleep(2.2)
+    r = b.finish()
+    assert r.status_code == 303
+    doc = upstream_json(b.get(r.headers["Location"]))
+    [auth_time] = header_values(doc, "X-Freigabe-Auth-Time")
+    assert t0 <= int(auth_time) <= t1, (t0, auth_time, t1)
 
 
 def test_expiry_then_new_request(short_server, make_customer):

@@ -2,6 +2,7 @@
 import http.client
 import json
 import re
+import threading
 import time
 import urllib.parse
 
@@ -441,3 +442,96 @@ def test_configtest_bad(kind, key_file, redis_server, option, value):
     assert rc != 0, "config test accepted %s=%r:\n%s" % (option, value, out)
     assert impl.directive(option) in out, "message does not name %s:\n%s" % (
         impl.directive(option), out)
+
+
+# ---- fixes from review: races and edges of the rules above
+
+def test_parallel_wrong_passwords_cannot_outrun_the_throttle(isolated, make_customer):
+    """Twelve wrong passwords sent at once: each attempt is counted before its hash, so no
+    more than FreigabeLoginMaxFail (5) of them get a password check; the rest get 429 (or
+    503 when the hash cap is full). A check-then-count would let all twelve be hashed."""
+    srv = isolated
+    cust = make_customer(srv, app=None)
+    browsers = []
+    for _ in range(12):
+        b = Browser(srv)
+        b.open_login()
+        browsers.append(b)
+    results = [None] * len(browsers)
+
+    def attempt(i):
+        results[i] = browsers[i].login(cust.number, "falsch%d" % i).status_code
+
+    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(len(browsers))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert all(r in (401, 429, 503) for r in results), results
+    assert results.count(401) <= 5, "more password checks than the limit: %r" % results
+    assert 429 in results, results
+    # the account stays throttled for the right password too, until the admin lifts it
+    b = Browser(srv)
+    b.open_login()
+    assert b.login(cust.number, cust.password).status_code == 429
+    fgtest.Ctl(srv.redis.url).run("user", "unlock", cust.number, "--ip", "127.0.0.1")
+    b = Browser(srv)
+    b.open_login()
+    assert b.login(cust.number, cust.password).status_code == 403  # right password, no app
+
+
+def test_correct_passwords_do_not_fill_the_address_counter(isolated, make_customer):
+    """Attempts are counted per address before the hash; a correct password takes its
+    attempt back, so many customers behind one address (an office NAT) are not throttled
+    by their own successful logins (the address limit is 20)."""
+    srv = isolated
+    cust = make_customer(srv, app="nacl")
+    for _ in range(24):
+        b = Browser(srv)
+        b.open_login()
+        r = b.login(cust.number, cust.password)
+        assert r.status_code == 303, (r.status_code, r.text[:200])
+
+
+def test_disabled_account_cannot_finish_a_login_or_keep_its_session(server, make_customer,
+                                                                    ctl, redis_client):
+    cust = make_customer(server, app="nacl")
+    old = Browser(server)
+    upstream_json(old.login_fully(cust))
+    # the account is disabled in the middle of a login: the password was accepted and the
+    # app approves afterwards, but the login must not be completed
+    b = Browser(server)
+    b.start(cust)
+    ctl.run("user", "disable", cust.number)
+    assert cust.app.approve_pending().status_code in (200, 409)
+    r = b.finish()
+    assert r.status_code == 403, (r.status_code, r.text[:300])
+    assert b.session_cookie is None
+    ctl.run("user", "enable", cust.number)
+    # a session the disable did not reach (flag set directly, sessions left in place) ends
+    # at its next request
+    live = Browser(server)
+    upstream_json(live.login_fully(cust))
+    redis_client.hset("freigabe:{%s}:user" % cust.number, "disabled", "1")
+    r = live.get("/portal/api/echo", headers=API_HEADERS)
+    assert r.status_code == 401, (r.status_code, r.text[:200])
+    assert old.get("/portal/api/echo", headers=API_HEADERS).status_code == 401
+
+
+def test_login_behind_a_tls_terminating_proxy(server, nacl_customer):
+    """A TLS proxy in front forwards plain HTTP while the browser sends
+    Origin: https://host - the same site, so the login works."""
+    https_origin = "https://127.0.0.1:%d" % server.port
+    b = Browser(server)
+    b.open_login()
+    r = b.login(nacl_customer.number, nacl_customer.password, origin=https_origin)
+    assert r.status_code == 303, (r.status_code, r.text[:300])
+    assert b.request_approval(origin=https_origin).status_code == 303
+    fgtest.app_approve(nacl_customer.app, b)
+    assert b.finish(origin=https_origin).status_code == 303
+    # another host's https origin is still refused
+    b2 = Browser(server)
+    b2.open_login()
+    r = b2.login(nacl_customer.number, nacl_customer.password,
+                 origin="https://evil.example:%d" % server.port)
+    assert r.status_code == 403, r.status_code
