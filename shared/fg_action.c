@@ -485,8 +485,10 @@ static fg_step_t h_health(fg_action_t *a)
     }
     if (a->redis_err || fg_act_reply(a, 0)->type != FG_R_STATUS) {
         fg_act_header(a, "Retry-After", "5");
-        return fg_act_json(a, 503, json_pack("{s:s,s:s}", "status", "unavailable", "redis",
-                                             a->redis_err ? fg_strerror(a->redis_err) : "error"));
+        return fg_act_json(a, 503, json_pack("{s:s,s:s,s:s}", "status", "unavailable", "redis",
+                                             "down", "message",
+                                             a->redis_err ? fg_strerror(a->redis_err)
+                                                          : "unexpected reply to PING"));
     }
     return fg_act_json(a, 200, json_pack("{s:s,s:s}", "status", "ok", "redis", "ok"));
 }

@@ -330,7 +330,7 @@ static fg_step_t respond_decide(fg_action_t *a, fg_devauth_t *h)
                 fg_token_hash(a->arena, a->keys, "code", ch, strlen(ch)), a->device,
                 fg_act_num(a, a->req.now), not_me ? "1" : "0",
                 fg_act_num(a, a->cfg->notme_cooldown), fg_act_num(a, NONCE_TTL), a->customer, id,
-                fg_act_num(a, MAX_BAD_CODES), NULL);
+                fg_act_num(a, MAX_BAD_CODES), a->req.remote_ip, NULL);
     return FG_STEP_REDIS;
 }
 

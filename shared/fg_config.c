@@ -117,7 +117,7 @@ static int parse_scaled(const char *v, const unit_t *units, long long *out)
 
 static const unit_t duration_units[] = {
     {"", 1}, {"s", 1}, {"m", 60}, {"h", 3600}, {"d", 86400}, {NULL, 0}};
-static const unit_t ms_units[] = {{"", 1000}, {"s", 1000}, {"ms", 1}, {NULL, 0}};
+static const unit_t ms_units[] = {{"", 1000}, {"s", 1000}, {"ms", 1}, {"m", 60000}, {NULL, 0}};
 static const unit_t size_units[] = {
     {"", 1}, {"k", 1024}, {"K", 1024}, {"M", 1024 * 1024}, {"G", 1024LL * 1024 * 1024},
     {NULL, 0}};
@@ -464,15 +464,21 @@ static int set_lang(fg_config_t *c, const char *v, char *err, size_t errlen)
     return set_str(&c->lang, v);
 }
 
+#define FG_ARGON2_OPS_MAX 10
+#define FG_ARGON2_MEM_MAX (4LL * 1024 * 1024 * 1024)
+
 static int set_argon2_ops(fg_config_t *c, const char *v, char *err, size_t errlen)
 {
     long long n;
     char tmp[80];
 
+    /* libsodium's SENSITIVE limit is 4 passes; beyond 10 a login costs seconds of CPU (and
+     * the start-up check, which hashes once with these limits, would seem to hang) */
     if (parse_digits(v, strlen(v), &n) != 0 || n < (long long)crypto_pwhash_OPSLIMIT_MIN ||
-        n > (long long)crypto_pwhash_OPSLIMIT_MAX) {
-        return fail(err, errlen, "invalid value \"%s\": expected a number of passes of at least %llu",
-                    shown(v, tmp, sizeof tmp), (unsigned long long)crypto_pwhash_OPSLIMIT_MIN);
+        n > FG_ARGON2_OPS_MAX) {
+        return fail(err, errlen, "invalid value \"%s\": expected a number of passes from %llu to %d",
+                    shown(v, tmp, sizeof tmp), (unsigned long long)crypto_pwhash_OPSLIMIT_MIN,
+                    FG_ARGON2_OPS_MAX);
     }
     c->argon2_ops = n;
     return FG_OK;
@@ -483,10 +489,12 @@ static int set_argon2_mem(fg_config_t *c, const char *v, char *err, size_t errle
     long long n;
     char tmp[80];
 
+    /* every password check at once holds this much (FreigabeHashConcurrency of them per
+     * process): more than 4G per check is a typo, not a policy */
     if (parse_scaled(v, size_units, &n) != 0 || n < (long long)crypto_pwhash_MEMLIMIT_MIN ||
-        (unsigned long long)n > (unsigned long long)crypto_pwhash_MEMLIMIT_MAX) {
+        n > FG_ARGON2_MEM_MAX) {
         return fail(err, errlen,
-                    "invalid value \"%s\": expected a memory size like 64M (at least %lluk)",
+                    "invalid value \"%s\": expected a memory size like 64M (%lluk to 4G)",
                     shown(v, tmp, sizeof tmp),
                     (unsigned long long)crypto_pwhash_MEMLIMIT_MIN / 1024);
     }
@@ -499,7 +507,7 @@ static int set_redis_timeout(fg_config_t *c, const char *v, char *err, size_t er
     long long ms;
 
     if (parse_scaled(v, ms_units, &ms) != 0) {
-        return bad_value(err, errlen, v, "a timeout like 2s or 500ms");
+        return bad_value(err, errlen, v, "a timeout like 2s, 500ms or 1m");
     }
     if (ms < 10 || ms > 60000) {
         return fail(err, errlen, "invalid value \"%s\": must be between 10ms and 60s", v);

@@ -62,8 +62,9 @@ static const char *chal_prefix(fg_action_t *a)
     return fg_act_key(a, a->customer, "ch:");
 }
 
-/* The form's csrf field matches the sealed cookie's and the request is same-origin. */
-static int csrf_ok(fg_action_t *a)
+/* NULL when the form's csrf field matches the sealed cookie's and the request is
+ * same-origin, else the message key of the refusal. */
+static const char *csrf_refusal(fg_action_t *a)
 {
     const char *f = fg_act_form(a, "csrf");
     size_t n = a->csrf ? strlen(a->csrf) : 0;
@@ -71,14 +72,14 @@ static int csrf_ok(fg_action_t *a)
     if (!fg_request_same_origin(&a->req)) {
         fg_act_log(a, FG_LOG_WARN, "%s %s refused: cross-site request", a->req.method,
                    a->req.path);
-        return 0;
+        return "cross_site";
     }
     if (f == NULL || n == 0 || strlen(f) != n || sodium_memcmp(f, a->csrf, n) != 0) {
         fg_act_log(a, FG_LOG_WARN, "%s %s refused: missing or wrong csrf token", a->req.method,
                    a->req.path);
-        return 0;
+        return "csrf";
     }
-    return 1;
+    return NULL;
 }
 
 /* Back to the login page (GET handlers: 302; POST handlers: 303). */
@@ -133,8 +134,9 @@ static void count_attempt(fg_action_t *a, const char *key, const char *delta)
 static fg_step_t login_start(fg_action_t *a)
 {
     char kind;
-    if (fg_act_pre_open(a, &kind) != FG_OK || !csrf_ok(a)) {
-        return fg_act_fail(a, 403, "csrf");
+    const char *refusal = fg_act_pre_open(a, &kind) != FG_OK ? "csrf" : csrf_refusal(a);
+    if (refusal != NULL) {
+        return fg_act_fail(a, 403, refusal);
     }
     const char *form_rd = fg_act_form(a, "rd");
     a->rd = fg_return_path(a->arena, form_rd ? form_rd : a->rd, a->cfg->default_path);
@@ -320,8 +322,9 @@ static fg_step_t approve_create(fg_action_t *a)
     if (fg_act_pre_open(a, &kind) != FG_OK || kind != 'P') {
         return to_login(a);
     }
-    if (!csrf_ok(a)) {
-        return fg_act_fail(a, 403, "csrf");
+    const char *refusal = csrf_refusal(a);
+    if (refusal != NULL) {
+        return fg_act_fail(a, 403, refusal);
     }
     const char *id = fg_random_token(a->arena, 16);
     const char *code = fg_random_digits(a->arena, a->cfg->code_length);
@@ -356,8 +359,9 @@ fg_step_t fg_h_approve_post(fg_action_t *a)
     const fg_reply_t *r = fg_act_reply(a, 0);
     const char *st = FG_S(fg_act_elem(a, r, 0));
     if (strcmp(st, "ok") == 0) {
-        fg_act_log(a, FG_LOG_INFO, "approval requested for %s (%lld devices notified)",
-                   a->customer, fg_act_elem_int(a, r, 1));
+        long long n = fg_act_elem_int(a, r, 1);
+        fg_act_log(a, FG_LOG_INFO, "approval requested for %s (%lld device%s notified)",
+                   a->customer, n, n == 1 ? "" : "s");
         return to_page(a, "/wait");
     }
     if (strcmp(st, "cooldown") == 0 || strcmp(st, "limit") == 0) {
@@ -477,8 +481,9 @@ static fg_step_t finish_redeem(fg_action_t *a)
     if (fg_act_pre_open(a, &kind) != FG_OK || kind != 'P') {
         return fg_act_fail(a, 400, "session_expired");
     }
-    if (!csrf_ok(a)) {
-        return fg_act_fail(a, 403, "csrf");
+    const char *refusal = csrf_refusal(a);
+    if (refusal != NULL) {
+        return fg_act_fail(a, 403, refusal);
     }
     const char *sid = fg_random_token(a->arena, 32);
     const char *sh = fg_token_hash(a->arena, a->keys, "session", sid, strlen(sid));

@@ -27,6 +27,7 @@ static const fg_text_t texts_de[] = {
     {"unavailable", "Die Anmeldung ist vorübergehend nicht verfügbar. Bitte versuchen Sie es in Kürze erneut."},
     {"busy", "Gerade melden sich sehr viele Personen an. Bitte versuchen Sie es in wenigen Sekunden erneut."},
     {"csrf", "Das Formular ist abgelaufen. Bitte laden Sie die Seite neu und versuchen Sie es erneut."},
+    {"cross_site", "Diese Anfrage kam nicht von unserer Seite und wurde deshalb nicht ausgeführt. Bitte verwenden Sie die Schaltflächen im Portal."},
     {"session_expired", "Ihre Anmeldung ist abgelaufen. Bitte melden Sie sich erneut an."},
     {"no_device", "Für Ihr Konto ist noch keine Freigabe-App eingerichtet. Bitte richten Sie zuerst die App ein."},
     {"account_locked", "Ihr Zugang ist gesperrt. Bitte wenden Sie sich an unseren Kundenservice."},
@@ -63,7 +64,7 @@ static const fg_text_t texts_de[] = {
     /* approval request */
     {"page_title_approve", "Anmeldung mit der App bestätigen"},
     {"approve_intro", "Ihr Passwort ist bestätigt. Zum Schutz Ihres Kontos bestätigen Sie die Anmeldung zusätzlich in der Freigabe-App."},
-    {"approve_next", "Öffnen Sie die App auf Ihrem Smartphone, nachdem Sie die Freigabe angefordert haben. Dort sehen Sie die Anfrage und bestätigen sie mit Ihrem App-Code."},
+    {"approve_next", "Öffnen Sie die App auf Ihrem Smartphone, nachdem Sie die Freigabe angefordert haben. Dort sehen Sie die Anfrage und bestätigen sie mit Ihrer App-PIN."},
     {"button_approve", "Freigabe anfordern"},
     {"link_cancel", "Abbrechen"},
     /* waiting */
@@ -88,6 +89,7 @@ static const fg_text_t texts_de[] = {
     {"title_no_device", "Freigabe-App fehlt"},
     {"title_not_found", "Seite nicht gefunden"},
     {"title_csrf", "Formular abgelaufen"},
+    {"title_cross_site", "Anfrage abgewiesen"},
     {"link_back", "Zurück zur Anmeldung"},
     {"to_login", "Zur Anmeldung"},
     {"link_retry", "Erneut versuchen"},
@@ -100,6 +102,7 @@ static const fg_text_t texts_en[] = {
     {"unavailable", "Login is temporarily unavailable. Please try again shortly."},
     {"busy", "Many people are logging in right now. Please try again in a few seconds."},
     {"csrf", "The form has expired. Please reload the page and try again."},
+    {"cross_site", "This request did not come from our site and was not carried out. Please use the buttons in the portal."},
     {"session_expired", "Your login has expired. Please log in again."},
     {"no_device", "No approval app is set up for your account yet. Please set up the app first."},
     {"account_locked", "Your access is locked. Please contact our customer service."},
@@ -136,7 +139,7 @@ static const fg_text_t texts_en[] = {
     /* approval request */
     {"page_title_approve", "Confirm the login in the app"},
     {"approve_intro", "Your password is confirmed. To protect your account, please also confirm this login in the approval app."},
-    {"approve_next", "Open the app on your smartphone after requesting the approval. It shows the request, which you confirm with your app code."},
+    {"approve_next", "Open the app on your smartphone after requesting the approval. It shows the request, which you confirm with your app PIN."},
     {"button_approve", "Request approval"},
     {"link_cancel", "Cancel"},
     /* waiting */
@@ -161,6 +164,7 @@ static const fg_text_t texts_en[] = {
     {"title_no_device", "Approval app missing"},
     {"title_not_found", "Page not found"},
     {"title_csrf", "Form expired"},
+    {"title_cross_site", "Request refused"},
     {"link_back", "Back to login"},
     {"to_login", "Go to login"},
     {"link_retry", "Try again"},
@@ -585,10 +589,27 @@ void fg_branding_free(fg_branding_t *b)
 }
 
 /* fg_branding_asset: see fg_internal.h. */
+/* The built-in mark as a file of its own (favicon, /static/logo.svg): colours inline, since
+ * no stylesheet applies to it. */
+static const char icon_svg[] =
+    "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 40 40\" width=\"40\" height=\"40\">"
+    "<path fill=\"#0a4a85\" d=\"M20 2.5 5.5 8v10.6c0 9.3 6.1 16.3 14.5 18.9 8.4-2.6 14.5-9.6 "
+    "14.5-18.9V8L20 2.5z\"/><path fill=\"none\" stroke=\"#fff\" stroke-width=\"3.2\" "
+    "stroke-linecap=\"round\" stroke-linejoin=\"round\" d=\"m12.8 20.2 5 5 9.4-10\"/></svg>\n";
+
 int fg_branding_asset(const fg_branding_t *b, const char *sub, const char **body, size_t *len,
                       const char **ctype)
 {
-    if (b == NULL || sub == NULL) {
+    if (sub == NULL) {
+        return 0;
+    }
+    if ((b == NULL || b->logo == NULL) && strcmp(sub, "/static/logo.svg") == 0) {
+        *body = icon_svg;
+        *len = sizeof(icon_svg) - 1;
+        *ctype = "image/svg+xml";
+        return 1;
+    }
+    if (b == NULL) {
         return 0;
     }
     if (b->logo != NULL && strcmp(sub, b->logo_sub) == 0) {
@@ -997,7 +1018,14 @@ static void page_open(page_t *p, const char *title_key, int script, int refresh,
         fg_buf_puts(&p->b, " – ");
         text(p, "brand_name");
     }
-    fg_buf_puts(&p->b, "</title>\n<link rel=\"stylesheet\" href=\"");
+    fg_buf_puts(&p->b, "</title>\n<link rel=\"icon\" href=\"");
+    fg_buf_html(&p->b, p->prefix);
+    if (p->brand != NULL && p->brand->logo != NULL) {
+        fg_buf_printf(&p->b, "%s?v=%s\">\n", p->brand->logo_sub, p->brand->logo_ver);
+    } else {
+        fg_buf_puts(&p->b, "/static/logo.svg\">\n");
+    }
+    fg_buf_puts(&p->b, "<link rel=\"stylesheet\" href=\"");
     fg_buf_html(&p->b, p->prefix);
     fg_buf_puts(&p->b, "/static/freigabe.css\">\n");
     if (p->brand != NULL && p->brand->css != NULL) {
@@ -1317,6 +1345,7 @@ static void error_words(const char *msg, const char **title, const char **link)
         {"no_device", "title_no_device", NULL},
         {"not_found", "title_not_found", NULL},
         {"csrf", "title_csrf", "link_retry"},
+        {"cross_site", "title_cross_site", NULL},
     };
     const char *t = *title;
     int generic = t == NULL || strcmp(t, "page_title_error") == 0 ||

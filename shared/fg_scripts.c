@@ -162,7 +162,7 @@ static const char pending_lua[] =
 
 /* KEYS: nonce, ch, pending, cooldown, audit, metrics
  * ARGV: decision, code_h, device, now, not_me(0/1), cooldown_secs, nonce_ttl, customer,
- *       chal_id, max_bad
+ *       chal_id, max_bad, app_ip
  * -> {'replay'} | {'unknown'} | {'final', state} | {'badcode', left} | {'ok', state} */
 static const char respond_lua[] =
     "if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[7]) then return {'replay'} end\n"
@@ -178,8 +178,9 @@ static const char respond_lua[] =
     "  redis.call('HSET', KEYS[2], 'state', state, 'device', ARGV[3], 'reason', reason,\n"
     "    'decided', ARGV[4])\n"
     "  if redis.call('GET', KEYS[3]) == ARGV[9] then redis.call('DEL', KEYS[3]) end\n"
+    "  local why = reason ~= '' and (' (' .. reason .. ')') or ''\n"
     "  redis.call('XADD', KEYS[5], 'MAXLEN', '~', 10000, '*', 'event', 'challenge_' .. state,\n"
-    "    'customer', ARGV[8], 'ip', '', 'detail', 'device ' .. ARGV[3] .. ' ' .. reason)\n"
+    "    'customer', ARGV[8], 'ip', ARGV[11], 'detail', 'device ' .. ARGV[3] .. why)\n"
     "  redis.call('HINCRBY', KEYS[6], 'challenge_' .. state, 1)\n"
     "end\n"
     "if ARGV[1] == 'approve' then\n"

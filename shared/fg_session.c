@@ -330,7 +330,7 @@ fg_step_t fg_h_logout(fg_action_t *a)
         if (!fg_request_same_origin(&a->req)) {
             fg_act_log(a, FG_LOG_WARN, "logout refused: cross-site request from %s",
                        a->req.remote_ip ? a->req.remote_ip : "?");
-            return fg_act_fail(a, 403, "csrf");
+            return fg_act_fail(a, 403, "cross_site");
         }
         if (fg_act_session_open(a) != FG_OK) {
             return logout_done(a);

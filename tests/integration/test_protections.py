@@ -389,9 +389,10 @@ def test_redis_down_fails_closed_and_recovers(isolated, upstream, make_customer)
         problems.append("a request reached the upstream while Redis was down")
     h = requests.get(srv.u(srv.prefix + "/health"), timeout=TIMEOUT)
     expect("GET health", h)
-    if h.headers.get("Content-Type", "").startswith("application/json") and \
-            h.json().get("status") == "ok":
-        problems.append("health says ok while Redis is down: %s" % h.text)
+    if not h.headers.get("Content-Type", "").startswith("application/json") or \
+            h.json().get("status") != "unavailable" or h.json().get("redis") != "down" or \
+            not h.json().get("message"):
+        problems.append("health while Redis is down: %s" % h.text)
     b2 = Browser(srv)
     lp = b2.get(srv.prefix + "/login?rd=%2Fportal%2F")
     if lp.status_code == 200:

@@ -308,6 +308,9 @@ START_TEST(argon2)
         reject("argon2_ops", v);
     }
     reject("argon2_ops", "many");
+    ck_assert_int_eq(set("argon2_ops", "10"), FG_OK);
+    reject("argon2_ops", "11");        /* seconds per login: a typo, not a policy */
+    reject("argon2_ops", "100000000"); /* the start-up check would hash for hours */
     ck_assert_int_eq(set("argon2_mem", "64M"), FG_OK);
     ck_assert(C->argon2_mem == 64LL * 1024 * 1024);
     ck_assert_int_eq(set("argon2_mem", "65536k"), FG_OK);
@@ -320,6 +323,8 @@ START_TEST(argon2)
     reject("argon2_mem", "64MB");
     reject("argon2_mem", "M");
     reject("argon2_mem", "99999999G");
+    ck_assert_int_eq(set("argon2_mem", "4G"), FG_OK);
+    reject("argon2_mem", "5G");
 }
 END_TEST
 
@@ -332,6 +337,8 @@ START_TEST(redis_timeout)
     ck_assert_int_eq(set("redis_timeout", "3"), FG_OK);
     ck_assert_int_eq(fg_config_redis_timeout_ms(C), 3000);
     reject("redis_timeout", "5ms");
+    ck_assert_int_eq(set("redis_timeout", "1m"), FG_OK); /* durations take m everywhere */
+    ck_assert_int_eq(fg_config_redis_timeout_ms(C), 60000);
     reject("redis_timeout", "2m");
     reject("redis_timeout", "fast");
     reject("redis_timeout", "120");

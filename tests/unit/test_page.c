@@ -432,6 +432,18 @@ START_TEST(static_assets)
     HAS(fg_static_css, ":focus");
     HAS(fg_static_css, "[hidden]");
     LACKS(fg_static_css, "url(");
+    /* the built-in mark as a file of its own: the favicon of every page */
+    const char *body = NULL, *ctype = NULL;
+    size_t len = 0;
+    ck_assert_int_eq(fg_branding_asset(NULL, "/static/logo.svg", &body, &len, &ctype), 1);
+    ck_assert_str_eq(ctype, "image/svg+xml");
+    ck_assert_uint_eq(len, strlen(body));
+    HAS(body, "xmlns=\"http://www.w3.org/2000/svg\"");
+    ck_assert_int_eq(fg_branding_asset(NULL, "/static/logo.png", &body, &len, &ctype), 0);
+    fg_arena_t *ar = fg_arena_new();
+    fg_page_args_t args = {.lang = "de", .prefix = "/fg", .csrf = "c", .rd = "/"};
+    HAS(fg_page_render(ar, FG_PAGE_LOGIN, &args), "<link rel=\"icon\" href=\"/fg/static/logo.svg\">");
+    fg_arena_free(ar);
 }
 END_TEST
 
