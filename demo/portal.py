@@ -53,6 +53,19 @@ def identity(headers, header_prefix=HEADER_PREFIX):
     return out
 
 
+# The demo portal's look: plain, readable, in the colours of the login pages.
+_STYLE = (
+    "body{margin:0;font:16px/1.5 system-ui,sans-serif;color:#1a1a1a;background:#f4f6f8}"
+    "main{max-width:36rem;margin:3rem auto;padding:2rem;background:#fff;border-radius:8px;"
+    "box-shadow:0 1px 3px rgba(0,0,0,.15)}"
+    "h1{margin-top:0;color:#0a4a85;font-size:1.6rem}"
+    "dt{font-weight:600}dd{margin:0 0 .8rem}"
+    "a{color:#0a4a85}"
+    "button{font:inherit;padding:.6rem 1.4rem;border:0;border-radius:6px;background:#0a4a85;"
+    "color:#fff;cursor:pointer}button:focus-visible{outline:3px solid #f0a500;outline-offset:2px}"
+)
+
+
 class _Handler(BaseHTTPRequestHandler):
     server_version = "FreigabeDemoPortal/1.0"
     protocol_version = "HTTP/1.1"
@@ -119,7 +132,11 @@ class _Handler(BaseHTTPRequestHandler):
             ).format(name=html.escape(name), user=html.escape(ident["user"]),
                      at=html.escape(at), prefix=html.escape(prefix))
         return ("<!doctype html><html lang=\"de\"><head><meta charset=\"utf-8\">"
-                "<title>Kundenportal</title></head><body>" + body + "</body></html>")
+                "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+                "<title>Kundenportal</title>"
+                "<link rel=\"icon\" href=\"" + html.escape(prefix) + "/static/logo.svg\">"
+                "<style>" + _STYLE + "</style></head><body><main>" + body
+                + "</main></body></html>")
 
     do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _handle
 

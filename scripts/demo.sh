@@ -18,11 +18,6 @@ NAME="Erika Müller"
 PIN=${FG_DEMO_PIN:-123456}
 PY=/usr/bin/python3
 
-if [ "${FG_DEMO_SKIP_BUILD:-0}" != 1 ]; then
-  bash scripts/install-deps.sh
-  bash scripts/build.sh
-fi
-
 for p in "$APACHE_PORT" "$NGINX_PORT" "$PORTAL_PORT" "$REDIS_PORT"; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
     echo "demo.sh: port $p is already in use (set FG_DEMO_*_PORT)" >&2
@@ -30,10 +25,15 @@ for p in "$APACHE_PORT" "$NGINX_PORT" "$PORTAL_PORT" "$REDIS_PORT"; do
   fi
 done
 
+if [ "${FG_DEMO_SKIP_BUILD:-0}" != 1 ]; then
+  bash scripts/install-deps.sh
+  bash scripts/build.sh
+fi
+
 DIR=$(mktemp -d /tmp/freigabe-demo.XXXXXX)
 chmod 755 "$DIR"
-mkdir -p "$DIR/apache" "$DIR/nginx" "$DIR/redis" "$DIR/app"
-chmod 755 "$DIR/apache" "$DIR/nginx"
+mkdir -p "$DIR/apache/run" "$DIR/nginx/tmp" "$DIR/redis" "$DIR/app"
+chmod 755 "$DIR/apache" "$DIR/apache/run" "$DIR/nginx" "$DIR/nginx/tmp"
 REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
 REDIS_PID="" PORTAL_PID="" APACHE_PID="" NGINX_PID="" CONF="" NGINX_CONF=""
 
@@ -62,8 +62,11 @@ wait_port() {  # port what
   return 1
 }
 
-/usr/bin/redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$DIR/redis" \
-  --save '' --appendonly no --daemonize no >"$DIR/redis/redis.log" 2>&1 &
+# Redis keeps its data in an append-only file, so that stopping and starting it again (to
+# see the fail-closed 503 and the recovery) keeps the demo customer, app and sessions.
+redis_cmd=(/usr/bin/redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$DIR/redis"
+           --save '' --appendonly yes --daemonize no)
+"${redis_cmd[@]}" >"$DIR/redis/redis.log" 2>&1 &
 REDIS_PID=$!
 wait_port "$REDIS_PORT" redis-server
 
@@ -71,11 +74,22 @@ $PY demo/portal.py --port "$PORTAL_PORT" --quiet >"$DIR/portal.log" 2>&1 &
 PORTAL_PID=$!
 wait_port "$PORTAL_PORT" "demo portal"
 
+# Both servers read the key file as root at start-up: 0600 is enough.
 tools/freigabectl keygen --out "$DIR/freigabe.key" >/dev/null
-chmod 644 "$DIR/freigabe.key"
-CONF=$($PY tests/integration/fgtest.py conf --kind apache --dir "$DIR/apache" \
-  --port "$APACHE_PORT" --upstream-port "$PORTAL_PORT" --redis "$REDIS_URL" \
-  --key-file "$DIR/freigabe.key")
+chmod 600 "$DIR/freigabe.key"
+
+fill() {  # template dir port module -> writes dir/<name of template without .in>
+  local out="$2/$(basename "$1" .in)"
+  sed -e "s|@DIR@|$2|g" -e "s|@PORT@|$3|g" -e "s|@MODULE@|$4|g" \
+      -e "s|@PORTAL_PORT@|$PORTAL_PORT|g" -e "s|@REDIS_URL@|$REDIS_URL|g" \
+      -e "s|@KEY_FILE@|$DIR/freigabe.key|g" "$1" >"$out"
+  echo "$out"
+}
+CONF=$(fill demo/apache.conf.in "$DIR/apache" "$APACHE_PORT" "$ROOT/mod_freigabe/mod_freigabe.so")
+if ! /usr/sbin/apache2 -t -f "$CONF" >"$DIR/apache/configtest.log" 2>&1; then
+  cat "$DIR/apache/configtest.log" >&2
+  exit 1
+fi
 /usr/sbin/apache2 -f "$CONF" -DFOREGROUND >"$DIR/apache/stdout.log" 2>&1 &
 APACHE_PID=$!
 if ! wait_port "$APACHE_PORT" apache2; then
@@ -83,9 +97,8 @@ if ! wait_port "$APACHE_PORT" apache2; then
   exit 1
 fi
 
-NGINX_CONF=$($PY tests/integration/fgtest.py conf --kind nginx --dir "$DIR/nginx" \
-  --port "$NGINX_PORT" --upstream-port "$PORTAL_PORT" --redis "$REDIS_URL" \
-  --key-file "$DIR/freigabe.key")
+NGINX_CONF=$(fill demo/nginx.conf.in "$DIR/nginx" "$NGINX_PORT" \
+  "$ROOT/nginx_module/ngx_http_freigabe_module.so")
 /usr/sbin/nginx -p "$DIR/nginx/" -c "$NGINX_CONF" >"$DIR/nginx/stdout.log" 2>&1 &
 NGINX_PID=$!
 if ! wait_port "$NGINX_PORT" nginx; then
@@ -103,8 +116,8 @@ cat <<MSG
 
   Freigabe demo is running.
 
-  1. Open   http://127.0.0.1:$APACHE_PORT/portal/   (Apache with mod_freigabe)
-     or      http://127.0.0.1:$NGINX_PORT/portal/   (nginx with the Freigabe module)
+  1. Open  http://127.0.0.1:$APACHE_PORT/portal/   (Apache with mod_freigabe)
+     or    http://127.0.0.1:$NGINX_PORT/portal/   (nginx with the Freigabe module)
      Versicherungsnummer: $CUSTOMER     Passwort: $PASSWORD
      Both protect the same portal and share Redis and the key file: a session
      started on one is valid on the other, "Abmelden" on one ends it on both.
@@ -112,15 +125,17 @@ cat <<MSG
   2. Approve in a second terminal (the "smartphone"; App-PIN: $PIN):
      cd $ROOT && ${APP[*]} watch
 
-  Logs: $DIR/apache/error_log, $DIR/nginx/error_log, $DIR/portal.log, $DIR/redis/redis.log
+  3. To see Freigabe fail closed, stop Redis:   redis-cli -p $REDIS_PORT shutdown
+     Protected pages then answer 503; press Enter here to start Redis again.
+
+  Configs: $CONF, $NGINX_CONF
+  Logs:    $DIR/apache/error_log, $DIR/nginx/error_log, $DIR/portal.log, $DIR/redis/redis.log
   Ctrl-C stops Redis, the portal, Apache and nginx.
 
 MSG
 
 # Run until Ctrl-C or until a web server or the portal dies. Redis may be stopped and
 # started again on purpose (to see the 503 and the recovery): the demo keeps running.
-redis_cmd=(/usr/bin/redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$DIR/redis"
-           --save '' --appendonly no --daemonize no)
 redis_down=0
 while true; do
   for pair in "portal:$PORTAL_PID" "apache2:$APACHE_PID" "nginx:$NGINX_PID"; do
@@ -132,6 +147,7 @@ while true; do
   if ! kill -0 "$REDIS_PID" 2>/dev/null && [ $redis_down = 0 ]; then
     redis_down=1
     echo "demo.sh: Redis stopped - protected pages now answer 503. Press Enter to start it again."
+    [ -t 0 ] || echo "demo.sh: (no terminal on stdin: start it yourself with: $(printf "%q " "${redis_cmd[@]}"))"
   fi
   if [ $redis_down = 1 ] && [ -t 0 ] && read -r -t 1 _ 2>/dev/null; then
     "${redis_cmd[@]}" >>"$DIR/redis/redis.log" 2>&1 &
