@@ -331,6 +331,20 @@ static int set_header_prefix(fg_config_t *c, const char *v, char *err, size_t er
             return bad_value(err, errlen, v, "a header name prefix ending in '-', like X-Freigabe-");
         }
     }
+    /* Inbound headers under the prefix are removed on every request: a prefix that also
+     * covers headers the app, the proxies or HTTP itself need would silently drop them. */
+    static const char *const needed[] = {
+        "Freigabe-Client", "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host",
+        "X-Real-IP", "X-Requested-With", "Sec-Fetch-Site", "Sec-Fetch-Mode", "Accept",
+        "Accept-Language", "Authorization", "Content-Type", "Content-Length", "Cookie",
+        "Host", "Origin", "Referer", "User-Agent"};
+    for (size_t i = 0; i < sizeof(needed) / sizeof(needed[0]); i++) {
+        if (strlen(needed[i]) >= n && fg_strncasecmp(needed[i], v, n) == 0) {
+            return fail(err, errlen, "invalid value \"%s\": it would also remove the %s header "
+                        "from every request; choose a prefix of your own, like X-Freigabe-",
+                        v, needed[i]);
+        }
+    }
     return set_str(&c->header_prefix, v);
 }
 

@@ -110,11 +110,20 @@ static fg_step_t login_page(fg_action_t *a, int status, const char *error)
     return fg_act_page(a, status, FG_PAGE_LOGIN, &args);
 }
 
+/* Opening the login page again (a second tab, the portal redirecting there while the
+ * first tab waits for the app) must not break what this browser has going: the form
+ * reuses the pre-login cookie's csrf token, and a cookie from an accepted password stays
+ * until a new password is accepted. */
 fg_step_t fg_h_login_get(fg_action_t *a)
 {
+    char kind;
+    int have = fg_act_pre_open(a, &kind) == FG_OK;
+
     a->rd = fg_return_path(a->arena, fg_act_query(a, "rd"), a->cfg->default_path);
-    a->csrf = fg_random_token(a->arena, 24);
-    pre_cookie_set(a, fg_arena_printf(a->arena, "L\n%s\n%s", a->csrf, a->rd));
+    a->csrf = have ? a->csrf : fg_random_token(a->arena, 24);
+    if (!have || kind == 'L') {
+        pre_cookie_set(a, fg_arena_printf(a->arena, "L\n%s\n%s", a->csrf, a->rd));
+    }
     return login_page(a, 200, NULL);
 }
 
@@ -232,8 +241,14 @@ static fg_step_t login_accept(fg_action_t *a, const char *newhash)
 static fg_step_t login_checked(fg_action_t *a)
 {
     if (a->hash_err) {
-        fg_act_header(a, "Retry-After", "2");
-        return fg_act_fail(a, 503, "busy");
+        /* no password was checked: the attempt counted in login_start is taken back */
+        a->state = 40;
+        fg_act_batch(a);
+        count_attempt(a, ipfail_key(a), "-1");
+        if (a->wellformed) {
+            count_attempt(a, fg_act_key(a, a->customer, "fail"), "-1");
+        }
+        return FG_STEP_REDIS;
     }
     int ok = a->flag && fg_hash_job_ok(a->job);
     fg_hash_job_wipe(a->job);
@@ -280,6 +295,9 @@ fg_step_t fg_h_login_post(fg_action_t *a)
             return login_accept(a, NULL);
         }
         return login_accept(a, fg_hash_job_result(a->job));
+    case 40: /* the hash cap was full */
+        fg_act_header(a, "Retry-After", "2");
+        return fg_act_fail(a, 503, "busy");
     case 30:
         pre_cookie_set(a, fg_arena_printf(a->arena, "P\n%s\n%s\n%s", a->csrf, a->customer,
                                           a->token));

@@ -502,6 +502,41 @@ START_TEST(login_get_sets_csrf_cookie)
 }
 END_TEST
 
+/* A second login page in the same browser keeps what the browser has going: the form
+ * carries the existing csrf token, and an accepted password's cookie is left alone. */
+START_TEST(login_get_keeps_a_login_in_progress)
+{
+    fg_arena_t *ar = fg_arena_new();
+    fg_request_t r = req("GET", "/freigabe/login");
+    r.query = "rd=%2Fportal%2F";
+    r.cookie = fg_arena_printf(
+        ar, "freigabe-pre=%s", seal(ar, "pre", "P\nCSRF0123456789\n1234567890\nPRETOKEN"));
+    fg_action_t *a = fg_action_new(cfg, FG_KIND_ENDPOINT, &r);
+    ck_assert_int_eq(fg_action_step(a), FG_STEP_DONE);
+    const fg_response_t *resp = fg_action_response(a);
+    ck_assert_int_eq(resp->status, 200);
+    ck_assert_ptr_null(header(resp, "Set-Cookie"));
+    ck_assert_ptr_nonnull(strstr(resp->body, "CSRF0123456789"));
+    fg_action_free(a);
+    /* a login form's cookie is renewed with the same token (two tabs, both forms work) */
+    r.cookie = login_cookie(ar, "CSRFTOKEN1234567890");
+    a = fg_action_new(cfg, FG_KIND_ENDPOINT, &r);
+    ck_assert_int_eq(fg_action_step(a), FG_STEP_DONE);
+    resp = fg_action_response(a);
+    ck_assert_ptr_nonnull(header(resp, "Set-Cookie"));
+    ck_assert_ptr_nonnull(strstr(resp->body, "CSRFTOKEN1234567890"));
+    fg_action_free(a);
+    /* a forged cookie gets a fresh token */
+    r.cookie = "freigabe-pre=k1.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    a = fg_action_new(cfg, FG_KIND_ENDPOINT, &r);
+    ck_assert_int_eq(fg_action_step(a), FG_STEP_DONE);
+    ck_assert_ptr_nonnull(header(fg_action_response(a), "Set-Cookie"));
+    ck_assert_ptr_null(strstr(fg_action_response(a)->body, "AAAAAAAAAAAAAAAA"));
+    fg_action_free(a);
+    fg_arena_free(ar);
+}
+END_TEST
+
 static fg_action_t *login_post(fg_arena_t *ar, const char *customer, const char *pw,
                                const char *csrf_form, const char *origin)
 {
@@ -719,6 +754,14 @@ START_TEST(login_hash_cap_gives_503)
     feed(a, 4, r_arr(3, "Erika", hash_pw("geheim"), "0"), r_int(1), r_int(1), r_int(1));
     ck_assert_int_eq(fg_action_step(a), FG_STEP_HASH);
     fg_action_hash_refused(a, FG_ERR_BUSY);
+    /* no password was checked: the attempt goes back to both counters */
+    ck_assert_int_eq(fg_action_step(a), FG_STEP_REDIS);
+    ck_assert_uint_eq(ncmds(a), 2);
+    ck_assert_str_eq(cmd_arg(a, 0, 3), "freigabe:ipfail:192.0.2.7");
+    ck_assert_str_eq(cmd_arg(a, 0, 4), "-1");
+    ck_assert_str_eq(cmd_arg(a, 1, 3), "freigabe:{1234567890}:fail");
+    ck_assert_str_eq(cmd_arg(a, 1, 4), "-1");
+    feed(a, 2, r_int(0), r_int(0));
     ck_assert_int_eq(fg_action_step(a), FG_STEP_DONE);
     ck_assert_int_eq(fg_action_response(a)->status, 503);
     ck_assert_ptr_nonnull(header(fg_action_response(a), "Retry-After"));
@@ -1033,6 +1076,7 @@ int main(void)
     tcase_add_test(tc, login_rehash_refused_still_logs_in);
     tcase_add_test(tc, noscript_is_retried_with_eval);
     tcase_add_test(tc, login_get_sets_csrf_cookie);
+    tcase_add_test(tc, login_get_keeps_a_login_in_progress);
     tcase_add_test(tc, login_success_goes_to_approve);
     tcase_add_test(tc, unknown_customer_and_wrong_password_look_the_same);
     tcase_add_test(tc, login_throttled_before_hashing);

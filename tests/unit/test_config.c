@@ -216,6 +216,14 @@ START_TEST(header_prefix)
     reject("header_prefix", "-");
     reject("header_prefix", "");
     reject("header_prefix", "X-\r\nEvil-");
+    /* prefixes that would swallow headers the app and the proxies need */
+    reject("header_prefix", "Freigabe-");
+    reject("header_prefix", "X-");
+    reject("header_prefix", "x-forwarded-");
+    reject("header_prefix", "Sec-");
+    ck_assert_ptr_nonnull(strstr(err, "Sec-Fetch-Site"));
+    ck_assert_int_eq(set("header_prefix", "X-Freigabe-"), FG_OK);
+    ck_assert_int_eq(set("header_prefix", "Portal-User-"), FG_OK);
 }
 END_TEST
 
