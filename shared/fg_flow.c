@@ -456,6 +456,7 @@ fg_step_t fg_h_wait(fg_action_t *a)
     args.interval = (int)fg_act_elem_int(a, r, 3);
     if (fg_token_open(a->arena, a->keys, "code", FG_S(fg_act_elem(a, r, 2)), &code, &len) == FG_OK) {
         args.code = code;
+        args.enter_mode = a->cfg->code_mode == FG_CODE_ENTER;
     }
     args.refresh = strcmp(st, "pending") == 0 ? args.interval + 1 : 0;
     return fg_act_page(a, 200, FG_PAGE_WAIT, &args);

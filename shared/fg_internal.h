@@ -241,6 +241,7 @@ typedef struct {
     const char *customer;    /* echo on the login form */
     const char *error;       /* message key, see fg_msg */
     const char *code;        /* WAIT: raw digits, rendered grouped */
+    int enter_mode;          /* WAIT: the customer types the code into the app */
     int expires_in;          /* WAIT */
     int interval;            /* WAIT */
     int total;               /* WAIT: the challenge's full validity (for the progress bar) */

@@ -69,7 +69,8 @@ static const fg_text_t texts_de[] = {
     {"link_cancel", "Abbrechen"},
     /* waiting */
     {"page_title_wait", "Freigabe in der App"},
-    {"wait_intro", "Öffnen Sie jetzt die Freigabe-App. Prüfen Sie, dass dort derselbe Code steht (oder geben Sie ihn dort ein), und geben Sie die Anmeldung frei."},
+    {"wait_intro", "Öffnen Sie jetzt die Freigabe-App. Prüfen Sie, dass dort derselbe Code steht, und geben Sie die Anmeldung frei."},
+    {"wait_intro_enter", "Öffnen Sie jetzt die Freigabe-App, geben Sie dort diesen Code ein und geben Sie die Anmeldung frei."},
     {"code_label", "Ihr Code"},
     {"countdown_label", "Gültig noch"},
     {"button_finish", "Weiter"},
@@ -144,7 +145,8 @@ static const fg_text_t texts_en[] = {
     {"link_cancel", "Cancel"},
     /* waiting */
     {"page_title_wait", "Approve in the app"},
-    {"wait_intro", "Open the approval app now. Check that it shows the same code (or enter the code there) and approve the login."},
+    {"wait_intro", "Open the approval app now. Check that it shows the same code and approve the login."},
+    {"wait_intro_enter", "Open the approval app now, enter this code there and approve the login."},
     {"code_label", "Your code"},
     {"countdown_label", "Valid for"},
     {"button_finish", "Continue"},
@@ -1268,7 +1270,7 @@ static char *render_wait(page_t *p, const fg_page_args_t *g)
     page_open(p, "page_title_wait", 1, final ? 0 : g->refresh, 3, "/wait");
     wait_root(p, g, &w);
     fg_buf_puts(&p->b, "<div class=\"fg-live\">\n");
-    para(p, "fg-lead", "wait_intro");
+    para(p, "fg-lead", g->enter_mode ? "wait_intro_enter" : "wait_intro");
     fg_buf_puts(&p->b, "<div class=\"fg-codebox\">\n<p class=\"fg-codelabel\">");
     text(p, "code_label");
     fg_buf_puts(&p->b, "</p>\n<p class=\"fg-code\" id=\"fg-code\">");

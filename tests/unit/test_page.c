@@ -187,6 +187,12 @@ START_TEST(wait_pending)
     HAS(html, "name=\"csrf\" value=\"CSRF-TOKEN-123\"");
     HAS(html, "data-msg-approved=\"");
     HAS(html, "data-msg-expired=\"");
+    HAS(html, "Prüfen Sie, dass dort derselbe Code steht");
+    LACKS(html, "geben Sie dort diesen Code ein");
+    g.enter_mode = 1; /* number matching: the page says to type the code in the app */
+    html = fg_page_render(A, FG_PAGE_WAIT, &g);
+    HAS(html, "geben Sie dort diesen Code ein");
+    LACKS(html, "Prüfen Sie, dass dort derselbe Code steht");
 }
 END_TEST
 
