@@ -298,7 +298,10 @@ for (const kind of KINDS) {
       assert.ok(await logo.evaluate((i) => i.complete && i.naturalWidth > 0), 'logo loads');
       assert.equal(await page.textContent('#fg-login button'), 'Jetzt anmelden');
       assert.equal((await page.textContent('.fg-footer')).trim(),
-        'Fragen? Kundenservice 0800 123 456 <b>kostenlos</b>');
+        'Fragen? Kundenservice 0800 123 456 (kostenlos)');
+      // markup in an admin's text is text: in the title as in the logo's alt
+      assert.equal(await page.title(), 'Anmelden – Muster <Versicherung> & Co');
+      assert.equal(await page.locator('b').count(), 0);
       assert.equal(await page.evaluate(() => getComputedStyle(document.querySelector('#fg-login button')).backgroundColor),
         'rgb(15, 92, 76)');
       await shot(page, `${kind}-branded-login`);

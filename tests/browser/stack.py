@@ -49,7 +49,7 @@ BRAND_CSS = """/* brand.css - test brand: green instead of blue. */
 BRAND_TEXTS_DE = """# texts-de.txt - test brand texts
 brand_name = Muster <Versicherung> & Co
 button_login = Jetzt anmelden
-footer_text = Fragen? Kundenservice 0800 123 456 <b>kostenlos</b>
+footer_text = Fragen? Kundenservice 0800 123 456 (kostenlos)
 """
 BRAND_TEXTS_EN = """button_login = Sign in now
 """
