@@ -6,6 +6,16 @@
 
 static void ngx_http_freigabe_redis_drop(ngx_http_freigabe_redis_t *rd, const char *why);
 
+/* A connect attempt failed (at once or later): no new attempt before the back-off has
+ * passed, and the next back-off is twice as long. Requests refused meanwhile leave both
+ * alone, or steady traffic would postpone the next attempt for ever. */
+static void
+ngx_http_freigabe_redis_failed(ngx_http_freigabe_redis_t *rd)
+{
+    rd->next_attempt = ngx_current_msec + rd->backoff;
+    rd->backoff = ngx_min(rd->backoff * 2, NGX_HTTP_FREIGABE_BACKOFF_MAX);
+}
+
 /* ---- the event adapter: hiredis asks, nginx's event module does it */
 
 static void
@@ -125,7 +135,7 @@ ngx_http_freigabe_on_connect(const redisAsyncContext *ac, int status)
                       "freigabe: cannot connect to Redis %V: %s", &rd->display,
                       ac->errstr);
         rd->ac = NULL;
-        rd->next_attempt = ngx_current_msec + rd->backoff;
+        ngx_http_freigabe_redis_failed(rd);
         return;
     }
     ngx_log_error(NGX_LOG_INFO, rd->log, 0, "freigabe: connected to Redis %V",
@@ -191,17 +201,21 @@ ngx_http_freigabe_redis_connect(ngx_http_freigabe_redis_t *rd)
         ac = redisAsyncConnect(rd->addr, rd->target.port);
     }
     if (ac == NULL) {
+        ngx_http_freigabe_redis_failed(rd);
         return NGX_ERROR;
     }
     if (ac->err) {
-        ngx_log_error(NGX_LOG_ERR, rd->log, 0, "freigabe: Redis %V: %s", &rd->display,
-                      ac->errstr);
+        /* refused at once (a unix socket, a local port nobody listens on) */
+        ngx_log_error(NGX_LOG_ERR, rd->log, 0, "freigabe: cannot connect to Redis %V: %s",
+                      &rd->display, ac->errstr);
         redisAsyncFree(ac);
+        ngx_http_freigabe_redis_failed(rd);
         return NGX_ERROR;
     }
     c = ngx_get_connection(ac->c.fd, rd->log);
     if (c == NULL) {
         redisAsyncFree(ac);
+        ngx_http_freigabe_redis_failed(rd);
         return NGX_ERROR;
     }
     c->data = rd;
@@ -220,7 +234,6 @@ ngx_http_freigabe_redis_connect(ngx_http_freigabe_redis_t *rd)
     redisAsyncSetDisconnectCallback(ac, ngx_http_freigabe_on_disconnect);
     rd->ac = ac;
     rd->conn = c;
-    rd->backoff = ngx_min(rd->backoff * 2, NGX_HTTP_FREIGABE_BACKOFF_MAX);
     ngx_http_freigabe_redis_hello(rd);
     return NGX_OK;
 }
@@ -311,10 +324,10 @@ ngx_http_freigabe_redis_send(ngx_http_freigabe_op_t *op)
     size_t i;
 
     if (rd->ac == NULL) {
+        /* inside the back-off window: refuse, and leave the window as it is */
         if ((ngx_msec_int_t) (ngx_current_msec - rd->next_attempt) < 0
             || ngx_http_freigabe_redis_connect(rd) != NGX_OK)
         {
-            rd->next_attempt = ngx_current_msec + rd->backoff;
             fg_action_fail(op->action, FG_ERR_REDIS_DOWN);
             return NGX_ERROR;
         }

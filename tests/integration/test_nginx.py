@@ -302,6 +302,45 @@ def test_redis_stall_does_not_block_worker(solo, make_customer, upstream):
     assert_no_crash(srv)
 
 
+def test_redis_reconnects_under_steady_traffic(solo):
+    """A busy worker reconnects after Redis restarts: requests refused inside the back-off
+    window must not push the next attempt further out (with a request every 20 ms, shorter
+    than the shortest back-off, the worker would otherwise never try again)."""
+    srv = solo()
+    h, _ = wait_health(srv, 5)
+    assert h is not None and h.status_code == 200
+    health = srv.u(srv.prefix + "/health")
+    sess = requests.Session()
+
+    def poke():
+        try:
+            return sess.get(health, timeout=3).status_code
+        except requests.RequestException as e:
+            return repr(e)
+
+    srv.redis.stop()
+    t_end = time.monotonic() + 1.0
+    down = []
+    while time.monotonic() < t_end:
+        down.append(poke())
+        time.sleep(0.02)
+    assert down and all(c == 503 for c in down), down[:20]
+    srv.redis.start()                           # the same port, back at once
+    t0 = time.monotonic()
+    codes = []
+    while time.monotonic() - t0 < 10:
+        codes.append(poke())
+        if codes[-1] == 200:
+            break
+        time.sleep(0.02)
+    waited = time.monotonic() - t0
+    # the back-off grows to 5 s at most, so the worker must be back well within 7 s
+    assert codes[-1] == 200, "still %r after %.1f s of steady traffic (%d requests)" % (
+        codes[-1], waited, len(codes))
+    assert waited < 7, "reconnected only after %.1f s" % waited
+    assert_no_crash(srv)
+
+
 # --------------------------------------------------------------------------- 2. Argon2id
 
 def test_hashing_does_not_block_worker(solo, make_customer, monkeypatch):
