@@ -338,6 +338,7 @@ ngx_http_freigabe_redis_get(ngx_conf_t *cf, fg_config_t *fg)
     ngx_memcpy(rd->display.data, err, rd->display.len);
     rd->timeout = fg_config_redis_timeout_ms(fg);
     rd->backoff = 100;
+    ngx_queue_init(&rd->waiting);
     rd->log = &cf->cycle->new_log;
     if (rd->target.unix_path[0] == '\0') {
         ngx_memzero(&u, sizeof(ngx_url_t));

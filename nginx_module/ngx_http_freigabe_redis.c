@@ -5,6 +5,10 @@
 #define NGX_HTTP_FREIGABE_BACKOFF_MAX 5000
 
 static void ngx_http_freigabe_redis_drop(ngx_http_freigabe_redis_t *rd, const char *why);
+static void ngx_http_freigabe_redis_lost(ngx_http_freigabe_redis_t *rd);
+static void ngx_http_freigabe_redis_shut(ngx_http_freigabe_redis_t *rd);
+static void ngx_http_freigabe_redis_issue(ngx_http_freigabe_op_t *op);
+static void ngx_http_freigabe_batch_done(ngx_http_freigabe_op_t *op);
 
 /* A connect attempt failed (at once or later): no new attempt before the back-off has
  * passed, and the next back-off is twice as long. Requests refused meanwhile leave both
@@ -103,9 +107,8 @@ ngx_http_freigabe_ev_read(ngx_event_t *ev)
         ngx_log_error(NGX_LOG_INFO, rd->log, 0,
                       "freigabe: closing the connection to Redis %V: worker shutdown timeout",
                       &rd->display);
-        rd->ac = NULL;
         rd->next_attempt = ngx_current_msec + rd->backoff;
-        redisAsyncFree(ac);
+        ngx_http_freigabe_redis_shut(rd);
         return;
     }
     redisAsyncHandleRead(ac);
@@ -134,13 +137,15 @@ ngx_http_freigabe_on_connect(const redisAsyncContext *ac, int status)
         ngx_log_error(NGX_LOG_ERR, rd->log, 0,
                       "freigabe: cannot connect to Redis %V: %s", &rd->display,
                       ac->errstr);
-        rd->ac = NULL;
         ngx_http_freigabe_redis_failed(rd);
+        ngx_http_freigabe_redis_lost(rd);
         return;
     }
     ngx_log_error(NGX_LOG_INFO, rd->log, 0, "freigabe: connected to Redis %V",
                   &rd->display);
-    rd->backoff = NGX_HTTP_FREIGABE_BACKOFF_MIN;
+    if (rd->ready) {
+        rd->backoff = NGX_HTTP_FREIGABE_BACKOFF_MIN; /* else when AUTH/SELECT succeeded */
+    }
 }
 
 static void
@@ -152,40 +157,125 @@ ngx_http_freigabe_on_disconnect(const redisAsyncContext *ac, int status)
         ngx_log_error(NGX_LOG_ERR, rd->log, 0,
                       "freigabe: lost the connection to Redis %V: %s", &rd->display,
                       status == REDIS_OK ? "closed" : ac->errstr);
-        rd->ac = NULL;
         rd->next_attempt = ngx_current_msec + rd->backoff;
+        ngx_http_freigabe_redis_lost(rd);
     }
 }
 
+/* Sends (connection ready) or fails (connection gone) every request that waits for the
+ * connection to become ready. */
 static void
-ngx_http_freigabe_ignore_reply(redisAsyncContext *ac, void *reply, void *data)
+ngx_http_freigabe_redis_flush(ngx_http_freigabe_redis_t *rd)
+{
+    ngx_http_freigabe_op_t *op;
+    ngx_queue_t waiting, *q;
+
+    if (ngx_queue_empty(&rd->waiting)) {
+        return;
+    }
+    /* taken aside: what runs below may already queue requests on a new connection */
+    ngx_queue_init(&waiting);
+    ngx_queue_add(&waiting, &rd->waiting);
+    ngx_queue_init(&rd->waiting);
+    while (!ngx_queue_empty(&waiting)) {
+        q = ngx_queue_head(&waiting);
+        ngx_queue_remove(q);
+        op = ngx_queue_data(q, ngx_http_freigabe_op_t, queue);
+        op->queued = 0;
+        if (rd->ac != NULL && rd->ready) {
+            ngx_http_freigabe_redis_issue(op);
+            continue;
+        }
+        if (op->error == 0) {
+            op->error = FG_ERR_REDIS_DOWN;
+        }
+        ngx_http_freigabe_batch_done(op);
+    }
+}
+
+/* The connection is gone (hiredis frees or has freed the context): forget it, and fail
+ * what waited for it to become ready (hiredis never saw those commands). */
+static void
+ngx_http_freigabe_redis_lost(ngx_http_freigabe_redis_t *rd)
+{
+    rd->ac = NULL;
+    rd->ready = 0;
+    rd->hello = 0;
+    ngx_http_freigabe_redis_flush(rd);
+}
+
+/* Frees the connection; every command in flight fails now (hiredis calls back with NULL
+ * replies). */
+static void
+ngx_http_freigabe_redis_shut(ngx_http_freigabe_redis_t *rd)
+{
+    redisAsyncContext *ac = rd->ac;
+
+    if (ac != NULL) {
+        ngx_http_freigabe_redis_lost(rd); /* ops failing now must not queue on it */
+        redisAsyncFree(ac);               /* deferred by hiredis inside its callbacks */
+    }
+}
+
+/* The reply to AUTH or SELECT. A connection is ready only when all of them succeeded:
+ * no request's command is sent before, so a refused SELECT can never let one run in
+ * database 0 (another deployment's data). A refusal closes the connection and counts as
+ * a failed connect (it will not heal by itself: the back-off grows). */
+static void
+ngx_http_freigabe_hello_reply(redisAsyncContext *ac, void *reply, void *data)
 {
     ngx_http_freigabe_redis_t *rd = ac->data;
     redisReply *r = reply;
 
-    if (r != NULL && r->type == REDIS_REPLY_ERROR) {
-        ngx_log_error(NGX_LOG_ERR, rd->log, 0, "freigabe: Redis %V refused %s: %s",
-                      &rd->display, (char *) data, r->str);
+    if (r == NULL || rd->ac != ac) {
+        return; /* the connection is going away; that path fails the waiting requests */
+    }
+    if (r->type != REDIS_REPLY_STATUS || r->len != 2 || ngx_strncasecmp(
+            (u_char *) r->str, (u_char *) "OK", 2) != 0)
+    {
+        ngx_log_error(NGX_LOG_ERR, rd->log, 0,
+                      "freigabe: Redis %V refused %s: %*s; closing the connection "
+                      "(check freigabe_redis)", &rd->display, (char *) data,
+                      r->str != NULL ? (size_t) r->len : (size_t) 0,
+                      r->str != NULL ? r->str : "");
+        ngx_http_freigabe_redis_failed(rd);
+        ngx_http_freigabe_redis_shut(rd);
+        return;
+    }
+    if (--rd->hello == 0) {
+        rd->ready = 1;
+        rd->backoff = NGX_HTTP_FREIGABE_BACKOFF_MIN;
+        ngx_http_freigabe_redis_flush(rd);
     }
 }
 
-/* Queues AUTH and SELECT first: hiredis sends them before anything else. */
-static void
+/* Queues AUTH and SELECT first: hiredis sends them before anything else, and requests
+ * wait in rd->waiting until they succeeded. The password is never part of a log line
+ * (data names the command, nothing more). NGX_ERROR: one could not be queued. */
+static ngx_int_t
 ngx_http_freigabe_redis_hello(ngx_http_freigabe_redis_t *rd)
 {
     fg_redis_target_t *t = &rd->target;
+    int rc = REDIS_OK;
 
+    rd->hello = 0;
     if (t->password[0] != '\0' && t->user[0] != '\0') {
-        redisAsyncCommand(rd->ac, ngx_http_freigabe_ignore_reply, "AUTH",
-                          "AUTH %s %s", t->user, t->password);
+        rc = redisAsyncCommand(rd->ac, ngx_http_freigabe_hello_reply, "AUTH",
+                               "AUTH %s %s", t->user, t->password);
+        rd->hello++;
     } else if (t->password[0] != '\0') {
-        redisAsyncCommand(rd->ac, ngx_http_freigabe_ignore_reply, "AUTH",
-                          "AUTH %s", t->password);
+        rc = redisAsyncCommand(rd->ac, ngx_http_freigabe_hello_reply, "AUTH",
+                               "AUTH %s", t->password);
+        rd->hello++;
     }
-    if (t->db != 0) {
-        redisAsyncCommand(rd->ac, ngx_http_freigabe_ignore_reply, "SELECT",
-                          "SELECT %d", t->db);
+    if (t->db != 0 && rc == REDIS_OK) {
+        ngx_snprintf((u_char *) rd->select, sizeof(rd->select) - 1, "SELECT %d%Z", t->db);
+        rc = redisAsyncCommand(rd->ac, ngx_http_freigabe_hello_reply, rd->select,
+                               "SELECT %d", t->db);
+        rd->hello++;
     }
+    rd->ready = (rd->hello == 0);
+    return rc == REDIS_OK ? NGX_OK : NGX_ERROR;
 }
 
 /* Opens the connection (non-blocking; numeric address, so no DNS at request time). */
@@ -234,7 +324,13 @@ ngx_http_freigabe_redis_connect(ngx_http_freigabe_redis_t *rd)
     redisAsyncSetDisconnectCallback(ac, ngx_http_freigabe_on_disconnect);
     rd->ac = ac;
     rd->conn = c;
-    ngx_http_freigabe_redis_hello(rd);
+    if (ngx_http_freigabe_redis_hello(rd) != NGX_OK) {
+        ngx_log_error(NGX_LOG_ERR, rd->log, 0,
+                      "freigabe: cannot queue AUTH/SELECT for Redis %V", &rd->display);
+        ngx_http_freigabe_redis_shut(rd); /* nothing waits on it yet */
+        ngx_http_freigabe_redis_failed(rd);
+        return NGX_ERROR;
+    }
     return NGX_OK;
 }
 
@@ -250,20 +346,14 @@ ngx_http_freigabe_redis_drop(ngx_http_freigabe_redis_t *rd, const char *why)
     }
     ngx_log_error(NGX_LOG_ERR, rd->log, 0, "freigabe: dropping the connection to Redis %V: %s",
                   &rd->display, why);
-    rd->ac = NULL; /* ops failing now must not queue on the dying context */
     rd->next_attempt = ngx_current_msec + rd->backoff;
-    redisAsyncFree(ac);
+    ngx_http_freigabe_redis_shut(rd);
 }
 
 void
 ngx_http_freigabe_redis_close(ngx_http_freigabe_redis_t *rd)
 {
-    redisAsyncContext *ac = rd->ac;
-
-    if (ac != NULL) {
-        rd->ac = NULL;
-        redisAsyncFree(ac);
-    }
+    ngx_http_freigabe_redis_shut(rd);
 }
 
 /* ---- commands */
@@ -315,6 +405,30 @@ ngx_http_freigabe_on_timeout(ngx_event_t *ev)
     ngx_http_freigabe_redis_drop(op->redis, "command timed out");
 }
 
+/* Hands the op's batch to hiredis (the connection is ready). */
+static void
+ngx_http_freigabe_redis_issue(ngx_http_freigabe_op_t *op)
+{
+    ngx_http_freigabe_redis_t *rd = op->redis;
+    const fg_cmd_t *cmds;
+    size_t n = fg_action_commands(op->action, &cmds);
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (redisAsyncCommandArgv(rd->ac, ngx_http_freigabe_on_reply, &op->slots[i],
+                                  cmds[i].argc, cmds[i].argv, cmds[i].argvlen)
+            != REDIS_OK)
+        {
+            op->error = FG_ERR_REDIS_DOWN;
+            break;
+        }
+        op->pending++;
+    }
+    if (op->pending == 0) {
+        ngx_http_freigabe_batch_done(op);
+    }
+}
+
 ngx_int_t
 ngx_http_freigabe_redis_send(ngx_http_freigabe_op_t *op)
 {
@@ -343,22 +457,17 @@ ngx_http_freigabe_redis_send(ngx_http_freigabe_op_t *op)
         op->replies[i] = NULL;
         op->slots[i].op = op;
         op->slots[i].index = i;
-        if (redisAsyncCommandArgv(rd->ac, ngx_http_freigabe_on_reply, &op->slots[i],
-                                  cmds[i].argc, cmds[i].argv, cmds[i].argvlen)
-            != REDIS_OK)
-        {
-            op->error = FG_ERR_REDIS_DOWN;
-            break;
-        }
-        op->pending++;
     }
     op->in_redis = 1;
     op->timer.handler = ngx_http_freigabe_on_timeout;
     op->timer.data = op;
     op->timer.log = op->log;
-    ngx_add_timer(&op->timer, rd->timeout);
-    if (op->pending == 0) {
-        ngx_http_freigabe_batch_done(op);
+    ngx_add_timer(&op->timer, rd->timeout); /* also while it waits for AUTH/SELECT */
+    if (!rd->ready) {
+        ngx_queue_insert_tail(&rd->waiting, &op->queue);
+        op->queued = 1;
+        return NGX_OK;
     }
+    ngx_http_freigabe_redis_issue(op);
     return NGX_OK;
 }

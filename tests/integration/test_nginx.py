@@ -302,6 +302,91 @@ def test_redis_stall_does_not_block_worker(solo, make_customer, upstream):
     assert_no_crash(srv)
 
 
+class RedisWith(fgtest.Redis):
+    """A redis-server with extra command-line arguments (a password, fewer databases, other
+    addresses); `url` is a template for the URL nginx gets ({port} is filled in)."""
+
+    def __init__(self, extra=(), url="redis://127.0.0.1:{port}/0", password=None):
+        super().__init__()
+        self.extra, self.url_template, self.password = list(extra), url, password
+
+    @property
+    def url(self):
+        return self.url_template.format(port=self.port)
+
+    def client(self, db=0):
+        import redis
+        return redis.Redis(host="127.0.0.1", port=self.port, db=db, password=self.password,
+                           socket_timeout=5, socket_connect_timeout=2)
+
+    def start(self, timeout=10.0):
+        logf = open(self.dir / "redis.log", "ab")
+        self.proc = subprocess.Popen(
+            [fgtest.REDIS_BIN, "--port", str(self.port), "--bind", "127.0.0.1", "--dir",
+             str(self.dir), "--save", "", "--appendonly", "no", "--daemonize", "no"]
+            + self.extra, stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT)
+        logf.close()
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("redis-server exited: " + fgtest.tail(self.dir / "redis.log"))
+            try:
+                if self.client().ping():
+                    fgtest.RUNNING.append(self)
+                    return self
+            except Exception:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not answer PING on %d" % self.port)
+
+
+def test_redis_select_failure_fails_closed(solo):
+    """A SELECT that Redis refuses must not leave the connection on database 0 (another
+    deployment's data): the module logs why and answers 503, and writes nothing."""
+    r = RedisWith(["--databases", "4"], url="redis://127.0.0.1:{port}/15").start()
+    srv = solo(redis=r)
+    for _ in range(3):
+        h = requests.get(srv.u(srv.prefix + "/health"), timeout=TIMEOUT)
+        assert h.status_code == 503, (h.status_code, h.text[:300])
+    b = Browser(srv)
+    b.open_login()
+    lg = b.login("7000000001", "irgendwas-123")
+    assert lg.status_code == 503, (lg.status_code, lg.text[:300])
+    text = log_since(srv.error_log)
+    assert re.search(r"SELECT 15.*DB index is out of range", text), text[-3000:]
+    assert r.client(0).dbsize() == 0, r.client(0).keys("*")[:20]
+    assert_no_crash(srv)
+
+
+def test_redis_auth_failure_fails_closed(solo):
+    """A refused AUTH is logged by name (without the password), and answered with 503."""
+    r = RedisWith(["--requirepass", "richtig-pw-1"], password="richtig-pw-1",
+                  url="redis://:falsch-pw-2@127.0.0.1:{port}/0").start()
+    srv = solo(redis=r)
+    h = requests.get(srv.u(srv.prefix + "/health"), timeout=TIMEOUT)
+    assert h.status_code == 503, (h.status_code, h.text[:300])
+    text = log_since(srv.error_log)
+    assert re.search(r"AUTH.*(WRONGPASS|invalid)", text), text[-3000:]
+    assert "closing the connection" in text, text[-3000:]
+    assert "falsch-pw-2" not in text and "richtig-pw-1" not in text
+    assert_no_crash(srv)
+
+
+def test_redis_auth_and_select_reach_the_database(solo, make_customer):
+    """With a password and a database, everything the module writes is in that database."""
+    r = RedisWith(["--databases", "4", "--requirepass", "geheim-pw-3"], password="geheim-pw-3",
+                  url="redis://:geheim-pw-3@127.0.0.1:{port}/3").start()
+    srv = solo(redis=r)
+    cust = make_customer(srv, app="nacl")
+    r.client(3).delete(*r.client(3).keys("*audit*") or ["-"])
+    b = Browser(srv)
+    doc = upstream_json(b.login_fully(cust))
+    assert header_values(doc, "X-Freigabe-User") == [cust.number]
+    assert r.client(3).keys("*audit*"), "the login wrote no audit record into db 3"
+    assert r.client(0).dbsize() == 0, r.client(0).keys("*")[:20]
+    assert "geheim-pw-3" not in log_since(srv.error_log)
+    assert_no_crash(srv)
+
+
 def test_redis_reconnects_under_steady_traffic(solo):
     """A busy worker reconnects after Redis restarts: requests refused inside the back-off
     window must not push the next attempt further out (with a request every 20 ms, shorter
