@@ -31,6 +31,7 @@ typedef struct {
     ngx_uint_t hello;                   /* AUTH/SELECT replies still expected */
     char select[32];                    /* "SELECT <db>", for the log */
     unsigned ready:1;                   /* AUTH/SELECT done: commands may go out */
+    unsigned exiting:1;                 /* the worker exits: callbacks only free ops */
     ngx_log_t *log;
 } ngx_http_freigabe_redis_t;
 

@@ -22,13 +22,25 @@ ngx_http_freigabe_redis_failed(ngx_http_freigabe_redis_t *rd)
 
 /* ---- the event adapter: hiredis asks, nginx's event module does it */
 
+/* hiredis' hooks return nothing: a socket nginx cannot watch is logged, and the command
+ * timeout of whatever waits on it drops the connection (fail closed, then reconnect). */
+static void
+ngx_http_freigabe_ev_failed(ngx_connection_t *c, const char *what)
+{
+    ngx_http_freigabe_redis_t *rd = c->data;
+
+    ngx_log_error(NGX_LOG_ALERT, rd->log, ngx_socket_errno,
+                  "freigabe: cannot %s events of the connection to Redis %V", what,
+                  &rd->display);
+}
+
 static void
 ngx_http_freigabe_ev_add_read(void *data)
 {
     ngx_connection_t *c = data;
 
-    if (!c->read->active) {
-        ngx_add_event(c->read, NGX_READ_EVENT, NGX_LEVEL_EVENT);
+    if (!c->read->active && ngx_add_event(c->read, NGX_READ_EVENT, NGX_LEVEL_EVENT) != NGX_OK) {
+        ngx_http_freigabe_ev_failed(c, "add read");
     }
 }
 
@@ -37,8 +49,8 @@ ngx_http_freigabe_ev_del_read(void *data)
 {
     ngx_connection_t *c = data;
 
-    if (c->read->active) {
-        ngx_del_event(c->read, NGX_READ_EVENT, 0);
+    if (c->read->active && ngx_del_event(c->read, NGX_READ_EVENT, 0) != NGX_OK) {
+        ngx_http_freigabe_ev_failed(c, "delete read");
     }
 }
 
@@ -47,8 +59,10 @@ ngx_http_freigabe_ev_add_write(void *data)
 {
     ngx_connection_t *c = data;
 
-    if (!c->write->active) {
-        ngx_add_event(c->write, NGX_WRITE_EVENT, NGX_LEVEL_EVENT);
+    if (!c->write->active
+        && ngx_add_event(c->write, NGX_WRITE_EVENT, NGX_LEVEL_EVENT) != NGX_OK)
+    {
+        ngx_http_freigabe_ev_failed(c, "add write");
     }
 }
 
@@ -57,17 +71,19 @@ ngx_http_freigabe_ev_del_write(void *data)
 {
     ngx_connection_t *c = data;
 
-    if (c->write->active) {
-        ngx_del_event(c->write, NGX_WRITE_EVENT, 0);
+    if (c->write->active && ngx_del_event(c->write, NGX_WRITE_EVENT, 0) != NGX_OK) {
+        ngx_http_freigabe_ev_failed(c, "delete write");
     }
 }
 
 /* hiredis frees its context: forget the events and give the connection slot back. The
- * socket itself is closed by hiredis (redisFree), exactly once; nginx must not close it. */
+ * socket itself is closed by hiredis (redisFree), exactly once; nginx must not close it.
+ * The order is ngx_close_connection's: free the slot, then mark it as having no socket. */
 static void
 ngx_http_freigabe_ev_cleanup(void *data)
 {
     ngx_connection_t *c = data;
+    ngx_http_freigabe_redis_t *rd = c->data; /* ngx_free_connection reuses c->data */
 
     if (c->read->active) {
         ngx_del_event(c->read, NGX_READ_EVENT, NGX_CLOSE_EVENT);
@@ -87,8 +103,11 @@ ngx_http_freigabe_ev_cleanup(void *data)
     if (c->write->timer_set) {
         ngx_del_timer(c->write);
     }
-    c->fd = (ngx_socket_t) -1;
+    if (rd->conn == c) {
+        rd->conn = NULL;
+    }
     ngx_free_connection(c);
+    c->fd = (ngx_socket_t) -1;
 }
 
 static void
@@ -182,7 +201,7 @@ ngx_http_freigabe_redis_flush(ngx_http_freigabe_redis_t *rd)
         ngx_queue_remove(q);
         op = ngx_queue_data(q, ngx_http_freigabe_op_t, queue);
         op->queued = 0;
-        if (rd->ac != NULL && rd->ready) {
+        if (rd->ac != NULL && rd->ready && !rd->exiting) {
             ngx_http_freigabe_redis_issue(op);
             continue;
         }
@@ -350,9 +369,13 @@ ngx_http_freigabe_redis_drop(ngx_http_freigabe_redis_t *rd, const char *why)
     ngx_http_freigabe_redis_shut(rd);
 }
 
+/* The worker exits: hiredis calls back every command in flight, and those callbacks only
+ * free their operations (resuming a request now would run it in a worker that is being
+ * torn down; its client simply sees the connection close). */
 void
 ngx_http_freigabe_redis_close(ngx_http_freigabe_redis_t *rd)
 {
+    rd->exiting = 1;
     ngx_http_freigabe_redis_shut(rd);
 }
 
@@ -364,6 +387,10 @@ ngx_http_freigabe_batch_done(ngx_http_freigabe_op_t *op)
     op->in_redis = 0;
     if (op->timer.timer_set) {
         ngx_del_timer(&op->timer);
+    }
+    if (op->redis->exiting) {
+        ngx_http_freigabe_op_free(op);
+        return;
     }
     if (op->error) {
         fg_action_fail(op->action, op->error);
@@ -379,7 +406,7 @@ ngx_http_freigabe_on_reply(redisAsyncContext *ac, void *reply, void *data)
     ngx_http_freigabe_slot_t *slot = data;
     ngx_http_freigabe_op_t *op = slot->op;
 
-    if (reply == NULL) {
+    if (reply == NULL || op->redis->exiting) {
         if (op->error == 0) {
             op->error = FG_ERR_REDIS_DOWN;
         }
@@ -438,6 +465,10 @@ ngx_http_freigabe_redis_send(ngx_http_freigabe_op_t *op)
     size_t i;
 
     if (rd->ac == NULL) {
+        if (rd->exiting) {
+            fg_action_fail(op->action, FG_ERR_REDIS_DOWN);
+            return NGX_ERROR;
+        }
         /* inside the back-off window: refuse, and leave the window as it is */
         if ((ngx_msec_int_t) (ngx_current_msec - rd->next_attempt) < 0
             || ngx_http_freigabe_redis_connect(rd) != NGX_OK)

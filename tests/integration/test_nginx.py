@@ -818,6 +818,44 @@ def test_reload_cuts_long_poll_short(solo, make_customer):
     assert got.get("answer", b"").startswith(b"HTTP/1.1 200"), got
 
 
+def test_fast_shutdown_does_not_resume_waiting_requests(solo, make_customer):
+    """SIGTERM: the exiting worker closes its Redis connection, and hiredis calls back every
+    command in flight. Those callbacks may only free the operations: resuming their requests
+    (a 503 written from a worker half torn down) is what they must not do."""
+    srv = solo({"redis_timeout": "30s"})
+    cust = make_customer(srv, app="nacl")
+    b = Browser(srv)
+    upstream_json(b.login_fully(cust))
+    lb = Browser(srv)
+    lb.open_login()
+    log_off = log_size(srv.error_log)
+    redis_stop(srv.redis)
+    answers = []
+    try:
+        socks = [raw_send(srv, raw_protected(srv, b)),
+                 raw_send(srv, raw_login(srv, lb, cust.number, cust.password))]
+        time.sleep(0.5)
+        srv.proc.terminate()                  # the master passes SIGTERM to the worker
+        srv.proc.wait(15)
+        for s in socks:
+            buf = b""
+            try:
+                while True:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    buf += chunk
+            except OSError:
+                pass
+            s.close()
+            answers.append(buf)
+    finally:
+        redis_cont(srv.redis)
+    assert answers == [b"", b""], [a[:80] for a in answers]
+    bad = crash_lines(log_since(srv.error_log, log_off))
+    assert not bad, "error_log:\n  " + "\n  ".join(bad[:20])
+
+
 # --------------------------------------------------------------------------- 5. valgrind
 
 VALGRIND_BIN = "/usr/bin/valgrind"
