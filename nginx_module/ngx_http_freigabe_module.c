@@ -297,13 +297,16 @@ ngx_http_freigabe_conf_error(ngx_conf_t *cf, const char *err)
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%s (in the block that ends here)", msg);
 }
 
-/* One connection object per Redis URL and worker; the address is resolved now. */
+/* One connection object per Redis URL, command timeout and worker (the timeout is the
+ * connection's: when it fires the connection is dropped, so locations with different
+ * timeouts must not share one); the address is resolved now. */
 static ngx_http_freigabe_redis_t *
 ngx_http_freigabe_redis_get(ngx_conf_t *cf, fg_config_t *fg)
 {
     ngx_http_freigabe_main_conf_t *fmcf;
     ngx_http_freigabe_redis_t **all, *rd;
     const char *url = fg_config_redis_url(fg);
+    ngx_msec_t timeout = fg_config_redis_timeout_ms(fg);
     char err[256];
     ngx_url_t u;
     ngx_uint_t i;
@@ -311,7 +314,7 @@ ngx_http_freigabe_redis_get(ngx_conf_t *cf, fg_config_t *fg)
     fmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_freigabe_module);
     all = fmcf->redis.elts;
     for (i = 0; i < fmcf->redis.nelts; i++) {
-        if (ngx_strcmp(all[i]->url.data, url) == 0) {
+        if (ngx_strcmp(all[i]->url.data, url) == 0 && all[i]->timeout == timeout) {
             return all[i];
         }
     }
@@ -336,7 +339,7 @@ ngx_http_freigabe_redis_get(ngx_conf_t *cf, fg_config_t *fg)
         return NULL;
     }
     ngx_memcpy(rd->display.data, err, rd->display.len);
-    rd->timeout = fg_config_redis_timeout_ms(fg);
+    rd->timeout = timeout;
     rd->backoff = 100;
     ngx_queue_init(&rd->waiting);
     rd->log = &cf->cycle->new_log;

@@ -387,6 +387,38 @@ def test_redis_auth_and_select_reach_the_database(solo, make_customer):
     assert_no_crash(srv)
 
 
+def test_redis_timeout_is_per_location(solo, make_customer):
+    """freigabe_redis_timeout set in one location applies there, not to every location that
+    shares the Redis URL (one connection object per URL and timeout)."""
+    srv = solo({"redis_timeout": "1s"}, extra_server="\n".join([
+        "        location /slow/ {",
+        "            freigabe on; freigabe_redis_timeout 3s;",
+        "            proxy_pass http://portal;",
+        "        }"]))
+    cust = make_customer(srv, app="nacl")
+    b = Browser(srv)
+    upstream_json(b.login_fully(cust))
+    assert b.get("/slow/x", headers={"Accept": "application/json"}).status_code == 200
+    redis_stop(srv.redis)
+    try:
+        slow = Bg(b.get, "/slow/x", headers={"Accept": "application/json"})
+        fast = Bg(requests.get, srv.u("/portal/api/echo"), timeout=TIMEOUT,
+                  headers={"Accept": "application/json", "Cookie": cookie_header(b)})
+        slow.start()
+        fast.start()
+        slow.join(10)
+        fast.join(10)
+    finally:
+        redis_cont(srv.redis)
+    for t in (slow, fast):
+        assert t.done() and not isinstance(t.result, Exception), t.result
+        assert t.result.status_code == 503, (t.result.status_code, t.result.text[:200])
+    fast_secs, slow_secs = fast.end_t - fast.start_t, slow.end_t - slow.start_t
+    assert 0.8 <= fast_secs <= 2.0, "freigabe_redis_timeout 1s took %.2f s" % fast_secs
+    assert 2.7 <= slow_secs <= 4.5, "freigabe_redis_timeout 3s took %.2f s" % slow_secs
+    assert_no_crash(srv)
+
+
 def test_redis_reconnects_under_steady_traffic(solo):
     """A busy worker reconnects after Redis restarts: requests refused inside the back-off
     window must not push the next attempt further out (with a request every 20 ms, shorter
