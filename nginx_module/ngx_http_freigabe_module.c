@@ -1295,10 +1295,15 @@ ngx_http_freigabe_body_read(ngx_http_request_t *r)
     }
     op->done = ngx_http_freigabe_endpoint_done;
     r->read_event_handler = ngx_http_test_reading; /* an app that hangs up a long poll */
+    /* A body that arrived after the headers brings us here with the request's last
+     * reference (count 1): an answer given at once (404, 405, 403, 503) finalizes and frees
+     * it inside op_run. Our own reference keeps it, and ctx, alive until we let go. */
+    r->main->count++;
     ngx_http_freigabe_op_run(op);
     if (ctx->op != NULL) {
         ctx->waiting = 1;
     }
+    ngx_http_finalize_request(r, NGX_DONE);
 }
 
 static ngx_int_t

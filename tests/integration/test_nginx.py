@@ -169,6 +169,41 @@ def raw_long_poll(srv, app, wait=10):
                                   "Accept": "application/json"})
 
 
+def slow_body_status(srv, method, path, body=b"x=1", gap=0.3, timeout=TIMEOUT):
+    """Sends the request head, waits `gap` seconds, then the body (so nginx reads the body
+    after the content handler returned); -> the answer's status code."""
+    head = ("%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nAccept: application/json\r\n"
+            "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n"
+            "Connection: close\r\n\r\n" % (method, path, srv.port, len(body))).encode()
+    with raw_send(srv, head, timeout) as s:
+        time.sleep(gap)
+        s.sendall(body)
+        buf = b""
+        while b"\r\n" not in buf:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            buf += chunk
+    m = re.match(rb"HTTP/1\.[01] (\d{3}) ", buf)
+    assert m, "no status line: %r" % buf[:200]
+    return int(m.group(1))
+
+
+def h2c_slow_body_status(port, path, body=b"x=1", gap=0.3):
+    """The same over HTTP/2 without TLS (prior knowledge), with curl streaming the body from
+    a pipe that gets it only after `gap` seconds; -> the answer's status code."""
+    p = subprocess.Popen(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+                          "--http2-prior-knowledge", "-X", "POST", "-T", "-",
+                          "-H", "Content-Type: application/x-www-form-urlencoded",
+                          "-H", "Accept: application/json",
+                          "http://127.0.0.1:%d%s" % (port, path)],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(gap)
+    out, err = p.communicate(body, timeout=60)
+    assert p.returncode == 0, (p.returncode, err)
+    return int(out.decode() or 0)
+
+
 def raw_status(srv, data, timeout=TIMEOUT):
     """Sends data, reads the answer's status line; -> status code (int)."""
     with raw_send(srv, data, timeout) as s:
@@ -903,7 +938,8 @@ class ValgrindNginxKind(fgtest.NginxKind):
 
     @classmethod
     def start(cls, server):
-        conf = cls.write_config(server.dir, server.port, server.upstream_port, server.options)
+        conf = cls.write_config(server.dir, server.port, server.upstream_port, server.options,
+                                **getattr(server, "kind_args", {}))
         server.conf = conf
         server.error_log = server.dir / "error_log"
         server.vg_log = server.dir / "valgrind.log"
@@ -977,7 +1013,8 @@ def valgrind_problems(text):
 
 @pytest.mark.skipif(os.environ.get("FG_VALGRIND") != "1", reason="opt-in: FG_VALGRIND=1")
 def test_valgrind(key_file, upstream, monkeypatch):
-    """The journey, client aborts and a Redis stall and restart, with nginx under memcheck."""
+    """The journey, client aborts, bodies that arrive after the headers (HTTP/1.1 and h2c)
+    and a Redis stall and restart, with nginx under memcheck."""
     import naclapp
     monkeypatch.setattr(fgtest, "TIMEOUT", 60)
     monkeypatch.setattr(naclapp, "TIMEOUT", 60)
@@ -986,8 +1023,17 @@ def test_valgrind(key_file, upstream, monkeypatch):
                         options={"redis_timeout": "3s", "argon2_ops": "2",
                                  "argon2_mem": "32M"})   # ~1 s per hash under memcheck
     srv.impl = ValgrindNginxKind
+    h2_port = fgtest.free_port()
+    srv.kind_args = {"extra_server": "        listen 127.0.0.1:%d http2;" % h2_port}
     try:
         srv.start()
+        # bodies that arrive 300 ms after the headers, answered without waiting for Redis
+        # (unknown path 404, wrong method 405, no pre-login state 403)
+        for path, want in (("/nope", 404), ("/whoami", 405), ("/login", 403)):
+            got = slow_body_status(srv, "POST", srv.prefix + path, timeout=60)
+            assert got == want, (path, got)
+            got = h2c_slow_body_status(h2_port, srv.prefix + path)
+            assert got == want, ("h2c", path, got)
         # the journey
         cust = fgtest.create_customer(srv, app="nacl")
         b = Browser(srv)
