@@ -64,6 +64,7 @@ static ngx_int_t ngx_http_freigabe_var_index[NGX_HTTP_FREIGABE_NVARS];
 static ngx_uint_t ngx_http_freigabe_hashing; /* Argon2id jobs of this worker */
 
 static char *ngx_http_freigabe_set(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static char *ngx_http_freigabe_flag(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_http_freigabe_handler_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_int_t ngx_http_freigabe_endpoint_handler(ngx_http_request_t *r);
@@ -83,7 +84,7 @@ static void ngx_http_freigabe_exit_process(ngx_cycle_t *cycle);
 
 static ngx_command_t ngx_http_freigabe_commands[] = {
     { ngx_string("freigabe"), NGX_HTTP_FREIGABE_CONF|NGX_CONF_FLAG,
-      ngx_conf_set_flag_slot, NGX_HTTP_LOC_CONF_OFFSET,
+      ngx_http_freigabe_flag, NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_freigabe_loc_conf_t, enable), NULL },
     { ngx_string("freigabe_endpoints"), NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_freigabe_handler_directive, NGX_HTTP_LOC_CONF_OFFSET,
@@ -223,6 +224,30 @@ ngx_http_freigabe_set(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 static ngx_int_t ngx_http_freigabe_endpoint_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_freigabe_check_handler(ngx_http_request_t *r);
 
+/* The location that serves the endpoints or the check is never protected (an inherited
+ * "freigabe on" is ignored there, or the login page would redirect to itself); writing
+ * both into one location is a mistake nginx -t names, whichever comes first. */
+static char *
+ngx_http_freigabe_exclusive(ngx_conf_t *cf, ngx_http_freigabe_loc_conf_t *flcf)
+{
+    if (flcf->enable == 1 && (flcf->endpoints == 1 || flcf->check == 1)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"freigabe on\" and \"%s\" in one "
+                           "location: the location that serves %s is never protected",
+                           flcf->endpoints == 1 ? "freigabe_endpoints" : "freigabe_check",
+                           flcf->endpoints == 1 ? "the endpoints" : "the check");
+        return NGX_CONF_ERROR;
+    }
+    return NGX_CONF_OK;
+}
+
+static char *
+ngx_http_freigabe_flag(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char *rv = ngx_conf_set_flag_slot(cf, cmd, conf);
+
+    return rv != NGX_CONF_OK ? rv : ngx_http_freigabe_exclusive(cf, conf);
+}
+
 /* freigabe_endpoints and freigabe_check: the location's content handler (cmd->post) and
  * its flag (cmd->offset). freigabe_check answers 204 (valid session, identity in the
  * response headers) or 401: the target of auth_request, since nginx runs no access
@@ -235,7 +260,7 @@ ngx_http_freigabe_handler_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *co
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = (ngx_http_handler_pt) cmd->post;
     *(ngx_flag_t *) ((char *) conf + cmd->offset) = 1;
-    return NGX_CONF_OK;
+    return ngx_http_freigabe_exclusive(cf, conf);
 }
 
 static void *
@@ -511,11 +536,22 @@ static char *
 ngx_http_freigabe_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 {
     ngx_http_freigabe_loc_conf_t *prev = parent, *conf = child;
+    ngx_http_core_loc_conf_t *clcf;
     char err[512];
 
+    /* the content handler goes on into "if" and "limit_except" blocks (noname), never
+     * into nested locations: so do the flags that say which one it is */
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    if (conf->endpoints == NGX_CONF_UNSET) {
+        conf->endpoints = clcf->noname && prev->endpoints == 1;
+    }
+    if (conf->check == NGX_CONF_UNSET) {
+        conf->check = clcf->noname && prev->check == 1;
+    }
     ngx_conf_merge_value(conf->enable, prev->enable, 0);
-    ngx_conf_merge_value(conf->endpoints, prev->endpoints, 0);
-    ngx_conf_merge_value(conf->check, prev->check, 0);
+    if (conf->endpoints || conf->check) {
+        conf->enable = 0; /* see ngx_http_freigabe_exclusive */
+    }
     ngx_conf_merge_str_value(conf->thread_pool_name, prev->thread_pool_name, "default");
     ngx_conf_merge_msec_value(conf->session_recheck, prev->session_recheck, 0);
     conf->raw = ngx_http_freigabe_config_keep(cf, fg_config_merge(prev->raw, conf->raw));

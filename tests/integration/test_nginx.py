@@ -1107,6 +1107,54 @@ def test_valgrind(key_file, upstream, monkeypatch):
     assert_no_crash(srv)
 
 
+# --------------------------------------------------------------------------- configuration
+
+def nginx_t(key_file, redis_url="redis://127.0.0.1:9/0", options=None, **kw):
+    """`nginx -t` on the test configuration with extras; -> (returncode, output)."""
+    opts = dict(fgtest.DEFAULT_OPTIONS, key_file=str(key_file), redis=redis_url)
+    opts.update(options or {})
+    return fgtest.NginxKind.configtest(opts, **kw)
+
+
+def test_server_level_freigabe_on_leaves_the_endpoints_open(solo, make_customer):
+    """`freigabe on` at server level protects every location except the ones that serve
+    the endpoints or the check: the login page must not redirect to itself."""
+    srv = solo(extra_server="        freigabe on;")
+    r = requests.get(srv.u(srv.prefix + "/login?rd=/portal/"), timeout=TIMEOUT,
+                     headers={"Accept": "text/html"}, allow_redirects=False)
+    assert r.status_code == 200, (r.status_code, r.headers.get("Location"))
+    h = requests.get(srv.u(srv.prefix + "/health"), timeout=TIMEOUT)
+    assert h.status_code == 200, h.status_code
+    anon = Browser(srv)
+    r = anon.get("/open/x", headers={"Accept": "application/json"})
+    assert r.status_code == 401, "the server-level freigabe on does not protect /open"
+    cust = make_customer(srv, app="nacl")
+    b = Browser(srv)
+    doc = upstream_json(b.login_fully(cust))
+    assert header_values(doc, "X-Freigabe-User") == [cust.number]
+    doc = upstream_json(b.get("/open/x", headers={"Accept": "application/json"}))
+    assert header_values(doc, "X-Freigabe-User") == [cust.number]
+    assert_no_crash(srv)
+
+
+@pytest.mark.parametrize("block", [
+    "freigabe on; freigabe_endpoints;",
+    "freigabe_endpoints; freigabe on;",
+    "internal; freigabe on; freigabe_check;",
+    "internal; freigabe_check; freigabe on;",
+])
+def test_freigabe_on_next_to_endpoints_is_a_configuration_error(key_file, block):
+    rc, out = nginx_t(key_file, extra_server="        location /x/ { %s }" % block)
+    handler = "freigabe_check" if "check" in block else "freigabe_endpoints"
+    assert rc != 0, out
+    assert '"freigabe on"' in out and '"%s"' % handler in out, out
+    assert "nginx.conf:" in out, out            # points at the line
+    # "freigabe off" there is fine, and so is the usual layout
+    rc, out = nginx_t(key_file, extra_server="        location /x/ { %s }" % block.replace(
+        "freigabe on;", "freigabe off;"))
+    assert rc == 0, out
+
+
 # --------------------------------------------------------------------------- variables
 
 def test_variables_survive_internal_redirects_and_reach_the_log(solo, make_customer, tmp_path):
