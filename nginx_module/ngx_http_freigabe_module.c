@@ -1,9 +1,28 @@
 /* ngx_http_freigabe_module.c - nginx wrapper: directives, phases and variables around the engine. */
 #include "ngx_http_freigabe.h"
 
+/* the variables, in the order of their indexes */
+typedef enum {
+    NGX_HTTP_FREIGABE_VAR_USER,
+    NGX_HTTP_FREIGABE_VAR_NAME,
+    NGX_HTTP_FREIGABE_VAR_AUTH_TIME,
+    NGX_HTTP_FREIGABE_VAR_SESSION,
+    NGX_HTTP_FREIGABE_VAR_ASSERTION,
+    NGX_HTTP_FREIGABE_NVARS
+} ngx_http_freigabe_var_e;
+
+static ngx_str_t ngx_http_freigabe_var_names[] = {
+    ngx_string("freigabe_user"), ngx_string("freigabe_name"),
+    ngx_string("freigabe_auth_time"), ngx_string("freigabe_session"),
+    ngx_string("freigabe_assertion")
+};
+
+/* Per configuration cycle: a reload that fails after reading its configuration must
+ * leave nothing behind for the workers of the cycle that stays (so no statics here). */
 typedef struct {
     ngx_array_t redis;                      /* of ngx_http_freigabe_redis_t * */
     ngx_shm_zone_t *cache_zone;             /* session checks, shared by the workers */
+    ngx_int_t var_index[NGX_HTTP_FREIGABE_NVARS];
 } ngx_http_freigabe_main_conf_t;
 
 typedef struct {
@@ -45,22 +64,6 @@ typedef struct {
     const fg_response_t *resp;              /* valid while op lives */
 } ngx_http_freigabe_ctx_t;
 
-/* the variables, in the order of their indexes */
-typedef enum {
-    NGX_HTTP_FREIGABE_VAR_USER,
-    NGX_HTTP_FREIGABE_VAR_NAME,
-    NGX_HTTP_FREIGABE_VAR_AUTH_TIME,
-    NGX_HTTP_FREIGABE_VAR_SESSION,
-    NGX_HTTP_FREIGABE_VAR_ASSERTION,
-    NGX_HTTP_FREIGABE_NVARS
-} ngx_http_freigabe_var_e;
-
-static ngx_str_t ngx_http_freigabe_var_names[] = {
-    ngx_string("freigabe_user"), ngx_string("freigabe_name"),
-    ngx_string("freigabe_auth_time"), ngx_string("freigabe_session"),
-    ngx_string("freigabe_assertion")
-};
-static ngx_int_t ngx_http_freigabe_var_index[NGX_HTTP_FREIGABE_NVARS];
 static ngx_uint_t ngx_http_freigabe_hashing; /* Argon2id jobs of this worker */
 
 static char *ngx_http_freigabe_set(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
@@ -1115,9 +1118,12 @@ ngx_http_freigabe_preconf(ngx_conf_t *cf)
 static void
 ngx_http_freigabe_set_variables(ngx_http_request_t *r, const fg_identity_t *id)
 {
+    ngx_http_freigabe_main_conf_t *fmcf;
     const char *values[NGX_HTTP_FREIGABE_NVARS];
     ngx_http_variable_value_t *v;
     ngx_uint_t i;
+
+    fmcf = ngx_http_get_module_main_conf(r, ngx_http_freigabe_module);
 
     values[NGX_HTTP_FREIGABE_VAR_USER] = id->customer;
     values[NGX_HTTP_FREIGABE_VAR_NAME] = id->name_pct;
@@ -1125,7 +1131,7 @@ ngx_http_freigabe_set_variables(ngx_http_request_t *r, const fg_identity_t *id)
     values[NGX_HTTP_FREIGABE_VAR_SESSION] = id->session_id;
     values[NGX_HTTP_FREIGABE_VAR_ASSERTION] = id->assertion;
     for (i = 0; i < NGX_HTTP_FREIGABE_NVARS; i++) {
-        v = &r->variables[ngx_http_freigabe_var_index[i]];
+        v = &r->variables[fmcf->var_index[i]];
         if (i == NGX_HTTP_FREIGABE_VAR_AUTH_TIME) {
             v->data = ngx_pnalloc(r->pool, NGX_INT64_LEN);
             if (v->data == NULL) {
@@ -1440,14 +1446,15 @@ ngx_http_freigabe_check_handler(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_freigabe_init(ngx_conf_t *cf)
 {
+    ngx_http_freigabe_main_conf_t *fmcf;
     ngx_http_core_main_conf_t *cmcf;
     ngx_http_handler_pt *h;
     ngx_uint_t i;
 
+    fmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_freigabe_module);
     for (i = 0; i < NGX_HTTP_FREIGABE_NVARS; i++) {
-        ngx_http_freigabe_var_index[i] = ngx_http_get_variable_index(
-            cf, &ngx_http_freigabe_var_names[i]);
-        if (ngx_http_freigabe_var_index[i] == NGX_ERROR) {
+        fmcf->var_index[i] = ngx_http_get_variable_index(cf, &ngx_http_freigabe_var_names[i]);
+        if (fmcf->var_index[i] == NGX_ERROR) {
             return NGX_ERROR;
         }
     }

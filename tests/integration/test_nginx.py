@@ -755,6 +755,61 @@ def test_reload_under_traffic(solo, make_customer):
     assert header_values(doc, "X-Freigabe-User") == [cust.number]
 
 
+def test_failed_reload_keeps_the_variable_slots(solo, make_customer):
+    """A reload that fails after the new configuration was read (here: its listen port is
+    taken) leaves the master on the old cycle. The module must not keep anything of the
+    failed one: variable indexes from it, used by a worker the master forks later for the
+    old cycle, write the identity into the wrong slots (or past the end of them)."""
+    vars_loc = "\n".join([
+        "        location /vars/ {",
+        "            freigabe on;",
+        "            proxy_set_header X-Via-User $freigabe_user;",
+        "            proxy_pass http://portal;",
+        "        }"])
+    srv = solo(extra_server=vars_loc)
+    cust = make_customer(srv, app="nacl")
+    b = Browser(srv)
+    upstream_json(b.login_fully(cust))
+    doc = upstream_json(b.get("/vars/x", headers={"Accept": "application/json"}))
+    assert header_values(doc, "X-Via-User") == [cust.number]
+    busy = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    busy.bind(("127.0.0.1", fgtest.free_port()))
+    busy.listen(1)
+    try:
+        # the failed configuration: 40 more indexed variables, read before ours get theirs
+        pad = "        location /pad/ { %s return 204; }" % " ".join(
+            "set $fgpad%d 1;" % i for i in range(40))
+        listen = "        listen 127.0.0.1:%d;" % busy.getsockname()[1]
+        good = srv.conf.read_text()
+        fgtest.NginxKind.write_config(srv.dir, srv.port, srv.upstream_port, srv.options,
+                                      **dict(srv.kind_args, extra_server="\n".join(
+                                          [pad, vars_loc, listen])))
+        off = log_size(srv.error_log)
+        os.kill(srv.proc.pid, signal.SIGHUP)
+        deadline = time.time() + 20
+        while time.time() < deadline and "still could not bind" not in log_since(
+                srv.error_log, off):
+            time.sleep(0.2)
+        assert "still could not bind" in log_since(srv.error_log, off), \
+            log_since(srv.error_log, off)[-2000:]
+        srv.conf.write_text(good)
+    finally:
+        busy.close()
+    old = worker_pids(srv)
+    assert len(old) == 1, old
+    os.kill(old[0], signal.SIGKILL)        # the master forks a new worker for the old cycle
+    deadline = time.time() + 10
+    while time.time() < deadline and (not worker_pids(srv) or worker_pids(srv) == old):
+        time.sleep(0.1)
+    assert worker_pids(srv) and worker_pids(srv) != old, "no new worker"
+    off = log_size(srv.error_log)
+    doc = upstream_json(b.get("/vars/x", headers={"Accept": "application/json"}))
+    assert header_values(doc, "X-Via-User") == [cust.number], doc["headers"]
+    doc = upstream_json(b.get("/portal/api/echo"))
+    assert header_values(doc, "X-Freigabe-User") == [cust.number]
+    assert_no_crash(srv, off)
+
+
 def test_graceful_shutdown_finishes_logins_in_hash(solo, make_customer, monkeypatch):
     """Logins whose Argon2id jobs run while the worker shuts down gracefully are answered
     (docs/nginx.md, reload: "old workers finish their requests"). The worker gets SIGQUIT
