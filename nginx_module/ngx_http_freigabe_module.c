@@ -373,8 +373,19 @@ ngx_http_freigabe_redis_get(ngx_conf_t *cf, fg_config_t *fg)
     rd->log = &cf->cycle->new_log;
     if (rd->target.unix_path[0] == '\0') {
         ngx_memzero(&u, sizeof(ngx_url_t));
-        u.url.data = (u_char *) rd->target.host;
         u.url.len = ngx_strlen(rd->target.host);
+        u.url.data = ngx_pnalloc(cf->pool, u.url.len + 2);
+        if (u.url.data == NULL) {
+            return NULL;
+        }
+        if (ngx_strlchr((u_char *) rd->target.host, (u_char *) rd->target.host + u.url.len,
+                        ':') != NULL)
+        {
+            /* an IPv6 literal: the engine took the URL's brackets off, nginx needs them */
+            u.url.len = ngx_sprintf(u.url.data, "[%s]", rd->target.host) - u.url.data;
+        } else {
+            ngx_memcpy(u.url.data, rd->target.host, u.url.len);
+        }
         u.default_port = (in_port_t) rd->target.port;
         if (ngx_parse_url(cf->pool, &u) != NGX_OK || u.naddrs == 0) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "freigabe_redis: cannot resolve \"%s\"%s%s",

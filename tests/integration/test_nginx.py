@@ -454,6 +454,30 @@ def test_redis_timeout_is_per_location(solo, make_customer):
     assert_no_crash(srv)
 
 
+def ipv6_loopback():
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+def test_redis_ipv6_literal_is_accepted(key_file):
+    rc, out = nginx_t(key_file, redis_url="redis://[::1]:6391/0")
+    assert rc == 0, out
+
+
+@pytest.mark.skipif(not ipv6_loopback(), reason="no IPv6 loopback here")
+def test_redis_over_ipv6(solo, make_customer):
+    r = RedisWith(["--bind", "127.0.0.1 ::1"], url="redis://[::1]:{port}/0").start()
+    srv = solo(redis=r)
+    h, _ = wait_health(srv, 5)
+    assert h is not None and h.status_code == 200, h and h.text
+    assert "[::1]" in log_since(srv.error_log), "connected to what?"
+    assert_no_crash(srv)
+
+
 def test_redis_reconnects_under_steady_traffic(solo):
     """A busy worker reconnects after Redis restarts: requests refused inside the back-off
     window must not push the next attempt further out (with a request every 20 ms, shorter
