@@ -57,6 +57,13 @@ typedef struct {
     ngx_http_freigabe_cache_entry_t *entries;
 } ngx_http_freigabe_cache_t;
 
+/* What the module keeps of a request beyond its context, which internal redirects clear:
+ * found through its pool cleanup (as ngx_http_realip_module finds its context), and so
+ * also by subrequests, which share the pool. */
+typedef struct {
+    const char *cookie;                     /* the Cookie header as the client sent it */
+} ngx_http_freigabe_sent_t;
+
 typedef struct {
     ngx_http_freigabe_op_t *op;             /* in flight, or NULL */
     ngx_uint_t done;
@@ -700,6 +707,79 @@ ngx_http_freigabe_cookies(ngx_http_request_t *r)
     return (const char *) buf;
 }
 
+static void
+ngx_http_freigabe_sent_cleanup(void *data)
+{
+    ngx_http_freigabe_sent_t *sent = data;
+
+    sent->cookie = NULL;
+}
+
+static ngx_http_freigabe_sent_t *
+ngx_http_freigabe_sent(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t *cln;
+
+    for (cln = r->pool->cleanup; cln != NULL; cln = cln->next) {
+        if (cln->handler == ngx_http_freigabe_sent_cleanup) {
+            return cln->data;
+        }
+    }
+    return NULL;
+}
+
+/* The Cookie header as the engine must see it: as the client sent it, even once nginx
+ * passes it on without the module's cookies and after internal redirects. */
+static const char *
+ngx_http_freigabe_sent_cookie(ngx_http_request_t *r)
+{
+    ngx_http_freigabe_sent_t *sent = ngx_http_freigabe_sent(r);
+
+    return sent != NULL ? sent->cookie : ngx_http_freigabe_cookies(r);
+}
+
+/* No upstream ever needs the module's cookies (the session cookie is a bearer token): the
+ * Cookie header loses them on every request, protected or not, and the header as sent is
+ * kept for the module's own checks. *upstream: the Cookie value to pass on ("" for none),
+ * or NULL to leave the header alone. */
+static ngx_int_t
+ngx_http_freigabe_keep_cookie(ngx_http_request_t *r, const char **upstream)
+{
+    ngx_http_freigabe_sent_t *sent;
+    ngx_pool_cleanup_t *cln;
+    const char *all, *rest;
+    ngx_str_t copy;
+    fg_arena_t *a;
+    ngx_int_t rc = NGX_OK;
+
+    *upstream = NULL;
+    if (r->headers_in.cookies.nelts == 0 || ngx_http_freigabe_sent(r) != NULL) {
+        return NGX_OK;
+    }
+    all = ngx_http_freigabe_cookies(r);
+    a = fg_arena_new();
+    if (all == NULL || a == NULL) {
+        if (a != NULL) {
+            fg_arena_free(a);
+        }
+        return NGX_ERROR;
+    }
+    rest = fg_upstream_cookie(a, all);
+    if (rest != NULL) {
+        cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_freigabe_sent_t));
+        if (cln == NULL || ngx_http_freigabe_pstr(r, rest, &copy) != NGX_OK) {
+            rc = NGX_ERROR;
+        } else {
+            sent = cln->data;
+            sent->cookie = all;
+            cln->handler = ngx_http_freigabe_sent_cleanup;
+            *upstream = (const char *) copy.data;
+        }
+    }
+    fg_arena_free(a);
+    return rc;
+}
+
 typedef struct {
     const char *name;
     size_t off;
@@ -765,7 +845,7 @@ ngx_http_freigabe_request(ngx_http_request_t *r, fg_request_t *fr)
             }
         }
     }
-    fr->cookie = ngx_http_freigabe_cookies(r);
+    fr->cookie = ngx_http_freigabe_sent_cookie(r);
     fr->now = ngx_time();
 }
 
@@ -1166,14 +1246,21 @@ ngx_http_freigabe_set_variables(ngx_http_request_t *r, const fg_identity_t *id)
 /* ======================================================================== */
 /* phases */
 
-/* POST_READ: look-alikes of the identity headers never get past this, on any path. */
+/* POST_READ: look-alikes of the identity headers never get past this, on any path, and
+ * neither do the module's cookies where the module is used (any location of this http
+ * block: the cookies are the host's, whatever port or server they come in through). */
 static ngx_int_t
 ngx_http_freigabe_strip_handler(ngx_http_request_t *r)
 {
+    ngx_http_freigabe_main_conf_t *fmcf;
     ngx_http_freigabe_loc_conf_t *flcf;
+    const char *cookie = NULL;
 
+    fmcf = ngx_http_get_module_main_conf(r, ngx_http_freigabe_module);
     flcf = ngx_http_get_module_loc_conf(r, ngx_http_freigabe_module);
-    if (ngx_http_freigabe_rewrite_headers(r, flcf->raw, NULL, NULL, 0) != NGX_OK) {
+    if ((fmcf->redis.nelts > 0 && ngx_http_freigabe_keep_cookie(r, &cookie) != NGX_OK)
+        || ngx_http_freigabe_rewrite_headers(r, flcf->raw, cookie, NULL, 0) != NGX_OK)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
     return NGX_DECLINED;
@@ -1410,8 +1497,9 @@ ngx_http_freigabe_check_done(ngx_http_freigabe_op_t *op)
     } else {
         rc = resp->status == 503 ? NGX_HTTP_SERVICE_UNAVAILABLE : NGX_HTTP_UNAUTHORIZED;
     }
-    /* what auth_request lets through must not carry the session cookie (a bearer token)
-     * or look-alikes of this location's identity headers upstream */
+    /* what auth_request lets through must not carry look-alikes of this location's
+     * identity headers upstream (nor the session cookie, which POST_READ took out already
+     * unless the request skipped it) */
     if (ngx_http_freigabe_rewrite_headers(r->main, flcf->fg, resp->upstream_cookie, NULL, 0)
         != NGX_OK)
     {

@@ -1186,6 +1186,73 @@ def test_valgrind(key_file, upstream, monkeypatch):
     assert_no_crash(srv)
 
 
+# --------------------------------------------------------------------------- cookies, redirects
+
+def test_internal_redirects_keep_the_login(solo, make_customer, tmp_path):
+    """A logged-in request that try_files / error_page send on to another protected
+    location (or to one behind auth_request) is granted there too: the module's checks
+    read the Cookie header as the client sent it, although nginx passes it on without the
+    module's cookies."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    srv = solo(extra_server="\n".join([
+        "        location /via-try/ { freigabe on; root %s; try_files $uri @prot; }" % empty,
+        "        location /via-err/ {",
+        "            freigabe on; root %s; error_page 404 = @prot;" % empty,
+        "        }",
+        "        location @prot { freigabe on; proxy_pass http://portal; }",
+        "        location /ar-try/ { auth_request /_fgcheck; root %s; try_files $uri @ar; }"
+        % empty,
+        "        location @ar {",
+        "            auth_request /_fgcheck;",
+        "            auth_request_set $fgu2 $freigabe_user;",
+        "            proxy_set_header X-AR-User $fgu2;",
+        "            proxy_pass http://portal;",
+        "        }",
+    ]))
+    cust = make_customer(srv, app="nacl")
+    anon = Browser(srv)
+    for path in ("/via-try/x", "/via-err/x", "/ar-try/x"):
+        r = anon.get(path, headers={"Accept": "application/json"})
+        assert r.status_code == 401, (path, r.status_code)
+    b = Browser(srv)
+    upstream_json(b.login_fully(cust))
+    b.s.cookies.set("theme", "dunkel", domain="127.0.0.1", path="/")
+    for path, who in (("/via-try/x", "X-Freigabe-User"), ("/via-err/x", "X-Freigabe-User"),
+                      ("/ar-try/x", "X-AR-User")):
+        r = b.get(path, headers={"Accept": "application/json"})
+        doc = upstream_json(r)
+        assert header_values(doc, who) == [cust.number], (path, doc["headers"])
+        cookies = header_values(doc, "Cookie")
+        assert cookies == ["theme=dunkel"], (path, cookies)
+    assert_no_crash(srv)
+
+
+def test_module_cookies_never_reach_any_upstream(solo, make_customer):
+    """The session cookie is a bearer token: no upstream gets it, protected or not, while
+    every other cookie arrives as sent."""
+    srv = solo()
+    cust = make_customer(srv, app="nacl")
+    b = Browser(srv)
+    upstream_json(b.login_fully(cust))
+    sess = b.session_cookie
+    assert sess
+    for cookie, want in (
+            ("a=1; %s=%s; b=2" % (fgtest.SESSION_COOKIE, sess), ["a=1; b=2"]),
+            ("%s=%s" % (fgtest.SESSION_COOKIE, sess), []),
+            ("__Host-freigabe=x; freigabe-pre=y; __Host-freigabe-pre=z; c=3", ["c=3"]),
+            ("freigabe_other=4; d=5", ["freigabe_other=4; d=5"])):
+        for path in ("/open/x", "/portal/api/echo"):
+            r = requests.get(srv.u(path), timeout=TIMEOUT,
+                             headers={"Accept": "application/json", "Cookie": cookie})
+            if path.startswith("/portal") and fgtest.SESSION_COOKIE + "=" + sess not in cookie:
+                continue           # not logged in: no upstream to ask
+            doc = upstream_json(r)
+            assert header_values(doc, "Cookie") == want, (path, cookie,
+                                                          header_values(doc, "Cookie"))
+    assert_no_crash(srv)
+
+
 # --------------------------------------------------------------------------- configuration
 
 def nginx_t(key_file, redis_url="redis://127.0.0.1:9/0", options=None, **kw):
@@ -1213,6 +1280,10 @@ def test_server_level_freigabe_on_leaves_the_endpoints_open(solo, make_customer)
     assert header_values(doc, "X-Freigabe-User") == [cust.number]
     doc = upstream_json(b.get("/open/x", headers={"Accept": "application/json"}))
     assert header_values(doc, "X-Freigabe-User") == [cust.number]
+    # auth_request in a location "freigabe on" protects too: the check after the grant
+    # still sees the session cookie
+    r = b.get("/open-ar/x", headers={"Accept": "application/json"})
+    assert r.status_code == 200, r.status_code
     assert_no_crash(srv)
 
 
