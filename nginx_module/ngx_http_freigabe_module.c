@@ -116,7 +116,10 @@ static ngx_command_t ngx_http_freigabe_commands[] = {
     NGX_HTTP_FREIGABE_DIRECTIVE("challenge_timeout", NGX_CONF_TAKE1),
     NGX_HTTP_FREIGABE_DIRECTIVE("session_idle", NGX_CONF_TAKE1),
     NGX_HTTP_FREIGABE_DIRECTIVE("session_max", NGX_CONF_TAKE1),
-    NGX_HTTP_FREIGABE_DIRECTIVE("header_prefix", NGX_CONF_TAKE1),
+    /* http and server only: POST_READ strips look-alikes with the server's prefix before
+     * any location is known, so a location's own prefix would protect nothing elsewhere */
+    { ngx_string("freigabe_header_prefix"), NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_http_freigabe_set, NGX_HTTP_LOC_CONF_OFFSET, 0, (void *) "header_prefix" },
     NGX_HTTP_FREIGABE_DIRECTIVE("min_client", NGX_CONF_1MORE),
     NGX_HTTP_FREIGABE_DIRECTIVE("key_prefix", NGX_CONF_TAKE1),
     NGX_HTTP_FREIGABE_DIRECTIVE("default_path", NGX_CONF_TAKE1),

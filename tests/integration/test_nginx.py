@@ -1305,6 +1305,17 @@ def test_freigabe_on_next_to_endpoints_is_a_configuration_error(key_file, block)
     assert rc == 0, out
 
 
+def test_header_prefix_is_a_server_setting(key_file):
+    """The look-alike strip at the start of every request uses the server's prefix, so a
+    location cannot have another one (its look-alikes would reach other locations)."""
+    rc, out = nginx_t(key_file, extra_server="        location /p/ { freigabe on; "
+                      "freigabe_header_prefix X-Other-; proxy_pass http://portal; }")
+    assert rc != 0, out
+    assert '"freigabe_header_prefix" directive is not allowed here' in out, out
+    rc, out = nginx_t(key_file, extra_server="        freigabe_header_prefix X-Other-;")
+    assert rc == 0, out
+
+
 # --------------------------------------------------------------------------- variables
 
 def test_variables_survive_internal_redirects_and_reach_the_log(solo, make_customer, tmp_path):
