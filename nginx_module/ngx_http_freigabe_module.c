@@ -806,27 +806,31 @@ static ngx_http_freigabe_hmap_t ngx_http_freigabe_hmap[] = {
     { NULL, 0 }
 };
 
-/* Fills the engine's request from nginx's (raw path and query: the device signature
- * covers them exactly as sent). */
+/* Fills the engine's request from nginx's (raw path and query, both from the request
+ * line: the device signature covers them exactly as sent, whatever a rewrite made of
+ * r->uri and r->args since). */
 static void
 ngx_http_freigabe_request(ngx_http_request_t *r, fg_request_t *fr)
 {
     ngx_list_part_t *part = &r->headers_in.headers.part;
     ngx_table_elt_t *h = part->elts;
     ngx_http_freigabe_hmap_t *m;
-    ngx_str_t path;
+    ngx_str_t path, query;
     ngx_uint_t i;
     u_char *q;
 
     ngx_memzero(fr, sizeof(*fr));
     fr->method = ngx_http_freigabe_cstr(r, &r->method_name);
     path = r->unparsed_uri;
+    query.len = 0;
     q = ngx_strlchr(path.data, path.data + path.len, '?');
     if (q != NULL) {
+        query.data = q + 1;
+        query.len = path.data + path.len - query.data;
         path.len = q - path.data;
     }
     fr->path = ngx_http_freigabe_cstr(r, &path);
-    fr->query = r->args.len ? ngx_http_freigabe_cstr(r, &r->args) : NULL;
+    fr->query = query.len ? ngx_http_freigabe_cstr(r, &query) : NULL;
     fr->remote_ip = ngx_http_freigabe_cstr(r, &r->connection->addr_text);
 #if (NGX_HTTP_SSL)
     fr->https = r->connection->ssl != NULL;

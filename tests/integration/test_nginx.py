@@ -1316,6 +1316,17 @@ def test_header_prefix_is_a_server_setting(key_file):
     assert rc == 0, out
 
 
+def test_signed_app_request_survives_a_rewrite_of_its_query(solo, make_customer):
+    """The device signature covers the path and query as sent: a rewrite that adds
+    arguments (r->args) before the endpoint location must not break it."""
+    srv = solo(extra_server="        rewrite ^(%s/app/pending)$ $1?via=rewrite;" % fgtest.PREFIX)
+    cust = make_customer(srv, app="nacl")
+    r = cust.app.pending(1)
+    assert r.status_code == 200, (r.status_code, r.text[:300])
+    assert "requests" in r.json()
+    assert_no_crash(srv)
+
+
 # --------------------------------------------------------------------------- variables
 
 def test_variables_survive_internal_redirects_and_reach_the_log(solo, make_customer, tmp_path):
