@@ -27,6 +27,11 @@ typedef struct {
     ngx_connection_t *conn;             /* nginx's view of ac's socket */
     ngx_msec_t backoff;                 /* current reconnect back-off */
     ngx_msec_t next_attempt;            /* no connect before this (ngx_current_msec) */
+    ngx_queue_t waiting;                /* ops waiting for AUTH/SELECT to succeed */
+    ngx_uint_t hello;                   /* AUTH/SELECT replies still expected */
+    char select[32];                    /* "SELECT <db>", for the log */
+    unsigned ready:1;                   /* AUTH/SELECT done: commands may go out */
+    unsigned exiting:1;                 /* the worker exits: callbacks only free ops */
     ngx_log_t *log;
 } ngx_http_freigabe_redis_t;
 
@@ -51,6 +56,8 @@ struct ngx_http_freigabe_op_s {
     ngx_event_t timer;                  /* Redis command timeout */
     ngx_event_t sleep;                  /* long-poll pause */
     ngx_thread_task_t task;             /* Argon2id on the thread pool */
+    ngx_queue_t queue;                  /* in redis->waiting */
+    unsigned queued:1;
     unsigned in_redis:1;
     unsigned in_hash:1;
     unsigned sleeping:1;

@@ -1,9 +1,28 @@
 /* ngx_http_freigabe_module.c - nginx wrapper: directives, phases and variables around the engine. */
 #include "ngx_http_freigabe.h"
 
+/* the variables, in the order of their indexes */
+typedef enum {
+    NGX_HTTP_FREIGABE_VAR_USER,
+    NGX_HTTP_FREIGABE_VAR_NAME,
+    NGX_HTTP_FREIGABE_VAR_AUTH_TIME,
+    NGX_HTTP_FREIGABE_VAR_SESSION,
+    NGX_HTTP_FREIGABE_VAR_ASSERTION,
+    NGX_HTTP_FREIGABE_NVARS
+} ngx_http_freigabe_var_e;
+
+static ngx_str_t ngx_http_freigabe_var_names[] = {
+    ngx_string("freigabe_user"), ngx_string("freigabe_name"),
+    ngx_string("freigabe_auth_time"), ngx_string("freigabe_session"),
+    ngx_string("freigabe_assertion")
+};
+
+/* Per configuration cycle: a reload that fails after reading its configuration must
+ * leave nothing behind for the workers of the cycle that stays (so no statics here). */
 typedef struct {
     ngx_array_t redis;                      /* of ngx_http_freigabe_redis_t * */
     ngx_shm_zone_t *cache_zone;             /* session checks, shared by the workers */
+    ngx_int_t var_index[NGX_HTTP_FREIGABE_NVARS];
 } ngx_http_freigabe_main_conf_t;
 
 typedef struct {
@@ -38,6 +57,13 @@ typedef struct {
     ngx_http_freigabe_cache_entry_t *entries;
 } ngx_http_freigabe_cache_t;
 
+/* What the module keeps of a request beyond its context, which internal redirects clear:
+ * found through its pool cleanup (as ngx_http_realip_module finds its context), and so
+ * also by subrequests, which share the pool. */
+typedef struct {
+    const char *cookie;                     /* the Cookie header as the client sent it */
+} ngx_http_freigabe_sent_t;
+
 typedef struct {
     ngx_http_freigabe_op_t *op;             /* in flight, or NULL */
     ngx_uint_t done;
@@ -45,25 +71,10 @@ typedef struct {
     const fg_response_t *resp;              /* valid while op lives */
 } ngx_http_freigabe_ctx_t;
 
-/* the variables, in the order of their indexes */
-typedef enum {
-    NGX_HTTP_FREIGABE_VAR_USER,
-    NGX_HTTP_FREIGABE_VAR_NAME,
-    NGX_HTTP_FREIGABE_VAR_AUTH_TIME,
-    NGX_HTTP_FREIGABE_VAR_SESSION,
-    NGX_HTTP_FREIGABE_VAR_ASSERTION,
-    NGX_HTTP_FREIGABE_NVARS
-} ngx_http_freigabe_var_e;
-
-static ngx_str_t ngx_http_freigabe_var_names[] = {
-    ngx_string("freigabe_user"), ngx_string("freigabe_name"),
-    ngx_string("freigabe_auth_time"), ngx_string("freigabe_session"),
-    ngx_string("freigabe_assertion")
-};
-static ngx_int_t ngx_http_freigabe_var_index[NGX_HTTP_FREIGABE_NVARS];
 static ngx_uint_t ngx_http_freigabe_hashing; /* Argon2id jobs of this worker */
 
 static char *ngx_http_freigabe_set(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static char *ngx_http_freigabe_flag(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_http_freigabe_handler_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_int_t ngx_http_freigabe_endpoint_handler(ngx_http_request_t *r);
@@ -83,7 +94,7 @@ static void ngx_http_freigabe_exit_process(ngx_cycle_t *cycle);
 
 static ngx_command_t ngx_http_freigabe_commands[] = {
     { ngx_string("freigabe"), NGX_HTTP_FREIGABE_CONF|NGX_CONF_FLAG,
-      ngx_conf_set_flag_slot, NGX_HTTP_LOC_CONF_OFFSET,
+      ngx_http_freigabe_flag, NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_freigabe_loc_conf_t, enable), NULL },
     { ngx_string("freigabe_endpoints"), NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_freigabe_handler_directive, NGX_HTTP_LOC_CONF_OFFSET,
@@ -105,7 +116,10 @@ static ngx_command_t ngx_http_freigabe_commands[] = {
     NGX_HTTP_FREIGABE_DIRECTIVE("challenge_timeout", NGX_CONF_TAKE1),
     NGX_HTTP_FREIGABE_DIRECTIVE("session_idle", NGX_CONF_TAKE1),
     NGX_HTTP_FREIGABE_DIRECTIVE("session_max", NGX_CONF_TAKE1),
-    NGX_HTTP_FREIGABE_DIRECTIVE("header_prefix", NGX_CONF_TAKE1),
+    /* http and server only: POST_READ strips look-alikes with the server's prefix before
+     * any location is known, so a location's own prefix would protect nothing elsewhere */
+    { ngx_string("freigabe_header_prefix"), NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_http_freigabe_set, NGX_HTTP_LOC_CONF_OFFSET, 0, (void *) "header_prefix" },
     NGX_HTTP_FREIGABE_DIRECTIVE("min_client", NGX_CONF_1MORE),
     NGX_HTTP_FREIGABE_DIRECTIVE("key_prefix", NGX_CONF_TAKE1),
     NGX_HTTP_FREIGABE_DIRECTIVE("default_path", NGX_CONF_TAKE1),
@@ -223,6 +237,30 @@ ngx_http_freigabe_set(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 static ngx_int_t ngx_http_freigabe_endpoint_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_freigabe_check_handler(ngx_http_request_t *r);
 
+/* The location that serves the endpoints or the check is never protected (an inherited
+ * "freigabe on" is ignored there, or the login page would redirect to itself); writing
+ * both into one location is a mistake nginx -t names, whichever comes first. */
+static char *
+ngx_http_freigabe_exclusive(ngx_conf_t *cf, ngx_http_freigabe_loc_conf_t *flcf)
+{
+    if (flcf->enable == 1 && (flcf->endpoints == 1 || flcf->check == 1)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"freigabe on\" and \"%s\" in one "
+                           "location: the location that serves %s is never protected",
+                           flcf->endpoints == 1 ? "freigabe_endpoints" : "freigabe_check",
+                           flcf->endpoints == 1 ? "the endpoints" : "the check");
+        return NGX_CONF_ERROR;
+    }
+    return NGX_CONF_OK;
+}
+
+static char *
+ngx_http_freigabe_flag(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char *rv = ngx_conf_set_flag_slot(cf, cmd, conf);
+
+    return rv != NGX_CONF_OK ? rv : ngx_http_freigabe_exclusive(cf, conf);
+}
+
 /* freigabe_endpoints and freigabe_check: the location's content handler (cmd->post) and
  * its flag (cmd->offset). freigabe_check answers 204 (valid session, identity in the
  * response headers) or 401: the target of auth_request, since nginx runs no access
@@ -235,7 +273,7 @@ ngx_http_freigabe_handler_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *co
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = (ngx_http_handler_pt) cmd->post;
     *(ngx_flag_t *) ((char *) conf + cmd->offset) = 1;
-    return NGX_CONF_OK;
+    return ngx_http_freigabe_exclusive(cf, conf);
 }
 
 static void *
@@ -297,13 +335,16 @@ ngx_http_freigabe_conf_error(ngx_conf_t *cf, const char *err)
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%s (in the block that ends here)", msg);
 }
 
-/* One connection object per Redis URL and worker; the address is resolved now. */
+/* One connection object per Redis URL, command timeout and worker (the timeout is the
+ * connection's: when it fires the connection is dropped, so locations with different
+ * timeouts must not share one); the address is resolved now. */
 static ngx_http_freigabe_redis_t *
 ngx_http_freigabe_redis_get(ngx_conf_t *cf, fg_config_t *fg)
 {
     ngx_http_freigabe_main_conf_t *fmcf;
     ngx_http_freigabe_redis_t **all, *rd;
     const char *url = fg_config_redis_url(fg);
+    ngx_msec_t timeout = fg_config_redis_timeout_ms(fg);
     char err[256];
     ngx_url_t u;
     ngx_uint_t i;
@@ -311,7 +352,7 @@ ngx_http_freigabe_redis_get(ngx_conf_t *cf, fg_config_t *fg)
     fmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_freigabe_module);
     all = fmcf->redis.elts;
     for (i = 0; i < fmcf->redis.nelts; i++) {
-        if (ngx_strcmp(all[i]->url.data, url) == 0) {
+        if (ngx_strcmp(all[i]->url.data, url) == 0 && all[i]->timeout == timeout) {
             return all[i];
         }
     }
@@ -336,13 +377,25 @@ ngx_http_freigabe_redis_get(ngx_conf_t *cf, fg_config_t *fg)
         return NULL;
     }
     ngx_memcpy(rd->display.data, err, rd->display.len);
-    rd->timeout = fg_config_redis_timeout_ms(fg);
+    rd->timeout = timeout;
     rd->backoff = 100;
+    ngx_queue_init(&rd->waiting);
     rd->log = &cf->cycle->new_log;
     if (rd->target.unix_path[0] == '\0') {
         ngx_memzero(&u, sizeof(ngx_url_t));
-        u.url.data = (u_char *) rd->target.host;
         u.url.len = ngx_strlen(rd->target.host);
+        u.url.data = ngx_pnalloc(cf->pool, u.url.len + 2);
+        if (u.url.data == NULL) {
+            return NULL;
+        }
+        if (ngx_strlchr((u_char *) rd->target.host, (u_char *) rd->target.host + u.url.len,
+                        ':') != NULL)
+        {
+            /* an IPv6 literal: the engine took the URL's brackets off, nginx needs them */
+            u.url.len = ngx_sprintf(u.url.data, "[%s]", rd->target.host) - u.url.data;
+        } else {
+            ngx_memcpy(u.url.data, rd->target.host, u.url.len);
+        }
         u.default_port = (in_port_t) rd->target.port;
         if (ngx_parse_url(cf->pool, &u) != NGX_OK || u.naddrs == 0) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "freigabe_redis: cannot resolve \"%s\"%s%s",
@@ -507,11 +560,22 @@ static char *
 ngx_http_freigabe_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 {
     ngx_http_freigabe_loc_conf_t *prev = parent, *conf = child;
+    ngx_http_core_loc_conf_t *clcf;
     char err[512];
 
+    /* the content handler goes on into "if" and "limit_except" blocks (noname), never
+     * into nested locations: so do the flags that say which one it is */
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    if (conf->endpoints == NGX_CONF_UNSET) {
+        conf->endpoints = clcf->noname && prev->endpoints == 1;
+    }
+    if (conf->check == NGX_CONF_UNSET) {
+        conf->check = clcf->noname && prev->check == 1;
+    }
     ngx_conf_merge_value(conf->enable, prev->enable, 0);
-    ngx_conf_merge_value(conf->endpoints, prev->endpoints, 0);
-    ngx_conf_merge_value(conf->check, prev->check, 0);
+    if (conf->endpoints || conf->check) {
+        conf->enable = 0; /* see ngx_http_freigabe_exclusive */
+    }
     ngx_conf_merge_str_value(conf->thread_pool_name, prev->thread_pool_name, "default");
     ngx_conf_merge_msec_value(conf->session_recheck, prev->session_recheck, 0);
     conf->raw = ngx_http_freigabe_config_keep(cf, fg_config_merge(prev->raw, conf->raw));
@@ -646,6 +710,79 @@ ngx_http_freigabe_cookies(ngx_http_request_t *r)
     return (const char *) buf;
 }
 
+static void
+ngx_http_freigabe_sent_cleanup(void *data)
+{
+    ngx_http_freigabe_sent_t *sent = data;
+
+    sent->cookie = NULL;
+}
+
+static ngx_http_freigabe_sent_t *
+ngx_http_freigabe_sent(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t *cln;
+
+    for (cln = r->pool->cleanup; cln != NULL; cln = cln->next) {
+        if (cln->handler == ngx_http_freigabe_sent_cleanup) {
+            return cln->data;
+        }
+    }
+    return NULL;
+}
+
+/* The Cookie header as the engine must see it: as the client sent it, even once nginx
+ * passes it on without the module's cookies and after internal redirects. */
+static const char *
+ngx_http_freigabe_sent_cookie(ngx_http_request_t *r)
+{
+    ngx_http_freigabe_sent_t *sent = ngx_http_freigabe_sent(r);
+
+    return sent != NULL ? sent->cookie : ngx_http_freigabe_cookies(r);
+}
+
+/* No upstream ever needs the module's cookies (the session cookie is a bearer token): the
+ * Cookie header loses them on every request, protected or not, and the header as sent is
+ * kept for the module's own checks. *upstream: the Cookie value to pass on ("" for none),
+ * or NULL to leave the header alone. */
+static ngx_int_t
+ngx_http_freigabe_keep_cookie(ngx_http_request_t *r, const char **upstream)
+{
+    ngx_http_freigabe_sent_t *sent;
+    ngx_pool_cleanup_t *cln;
+    const char *all, *rest;
+    ngx_str_t copy;
+    fg_arena_t *a;
+    ngx_int_t rc = NGX_OK;
+
+    *upstream = NULL;
+    if (r->headers_in.cookies.nelts == 0 || ngx_http_freigabe_sent(r) != NULL) {
+        return NGX_OK;
+    }
+    all = ngx_http_freigabe_cookies(r);
+    a = fg_arena_new();
+    if (all == NULL || a == NULL) {
+        if (a != NULL) {
+            fg_arena_free(a);
+        }
+        return NGX_ERROR;
+    }
+    rest = fg_upstream_cookie(a, all);
+    if (rest != NULL) {
+        cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_freigabe_sent_t));
+        if (cln == NULL || ngx_http_freigabe_pstr(r, rest, &copy) != NGX_OK) {
+            rc = NGX_ERROR;
+        } else {
+            sent = cln->data;
+            sent->cookie = all;
+            cln->handler = ngx_http_freigabe_sent_cleanup;
+            *upstream = (const char *) copy.data;
+        }
+    }
+    fg_arena_free(a);
+    return rc;
+}
+
 typedef struct {
     const char *name;
     size_t off;
@@ -669,27 +806,31 @@ static ngx_http_freigabe_hmap_t ngx_http_freigabe_hmap[] = {
     { NULL, 0 }
 };
 
-/* Fills the engine's request from nginx's (raw path and query: the device signature
- * covers them exactly as sent). */
+/* Fills the engine's request from nginx's (raw path and query, both from the request
+ * line: the device signature covers them exactly as sent, whatever a rewrite made of
+ * r->uri and r->args since). */
 static void
 ngx_http_freigabe_request(ngx_http_request_t *r, fg_request_t *fr)
 {
     ngx_list_part_t *part = &r->headers_in.headers.part;
     ngx_table_elt_t *h = part->elts;
     ngx_http_freigabe_hmap_t *m;
-    ngx_str_t path;
+    ngx_str_t path, query;
     ngx_uint_t i;
     u_char *q;
 
     ngx_memzero(fr, sizeof(*fr));
     fr->method = ngx_http_freigabe_cstr(r, &r->method_name);
     path = r->unparsed_uri;
+    query.len = 0;
     q = ngx_strlchr(path.data, path.data + path.len, '?');
     if (q != NULL) {
+        query.data = q + 1;
+        query.len = path.data + path.len - query.data;
         path.len = q - path.data;
     }
     fr->path = ngx_http_freigabe_cstr(r, &path);
-    fr->query = r->args.len ? ngx_http_freigabe_cstr(r, &r->args) : NULL;
+    fr->query = query.len ? ngx_http_freigabe_cstr(r, &query) : NULL;
     fr->remote_ip = ngx_http_freigabe_cstr(r, &r->connection->addr_text);
 #if (NGX_HTTP_SSL)
     fr->https = r->connection->ssl != NULL;
@@ -711,7 +852,7 @@ ngx_http_freigabe_request(ngx_http_request_t *r, fg_request_t *fr)
             }
         }
     }
-    fr->cookie = ngx_http_freigabe_cookies(r);
+    fr->cookie = ngx_http_freigabe_sent_cookie(r);
     fr->now = ngx_time();
 }
 
@@ -1075,9 +1216,12 @@ ngx_http_freigabe_preconf(ngx_conf_t *cf)
 static void
 ngx_http_freigabe_set_variables(ngx_http_request_t *r, const fg_identity_t *id)
 {
+    ngx_http_freigabe_main_conf_t *fmcf;
     const char *values[NGX_HTTP_FREIGABE_NVARS];
     ngx_http_variable_value_t *v;
     ngx_uint_t i;
+
+    fmcf = ngx_http_get_module_main_conf(r, ngx_http_freigabe_module);
 
     values[NGX_HTTP_FREIGABE_VAR_USER] = id->customer;
     values[NGX_HTTP_FREIGABE_VAR_NAME] = id->name_pct;
@@ -1085,7 +1229,7 @@ ngx_http_freigabe_set_variables(ngx_http_request_t *r, const fg_identity_t *id)
     values[NGX_HTTP_FREIGABE_VAR_SESSION] = id->session_id;
     values[NGX_HTTP_FREIGABE_VAR_ASSERTION] = id->assertion;
     for (i = 0; i < NGX_HTTP_FREIGABE_NVARS; i++) {
-        v = &r->variables[ngx_http_freigabe_var_index[i]];
+        v = &r->variables[fmcf->var_index[i]];
         if (i == NGX_HTTP_FREIGABE_VAR_AUTH_TIME) {
             v->data = ngx_pnalloc(r->pool, NGX_INT64_LEN);
             if (v->data == NULL) {
@@ -1109,14 +1253,21 @@ ngx_http_freigabe_set_variables(ngx_http_request_t *r, const fg_identity_t *id)
 /* ======================================================================== */
 /* phases */
 
-/* POST_READ: look-alikes of the identity headers never get past this, on any path. */
+/* POST_READ: look-alikes of the identity headers never get past this, on any path, and
+ * neither do the module's cookies where the module is used (any location of this http
+ * block: the cookies are the host's, whatever port or server they come in through). */
 static ngx_int_t
 ngx_http_freigabe_strip_handler(ngx_http_request_t *r)
 {
+    ngx_http_freigabe_main_conf_t *fmcf;
     ngx_http_freigabe_loc_conf_t *flcf;
+    const char *cookie = NULL;
 
+    fmcf = ngx_http_get_module_main_conf(r, ngx_http_freigabe_module);
     flcf = ngx_http_get_module_loc_conf(r, ngx_http_freigabe_module);
-    if (ngx_http_freigabe_rewrite_headers(r, flcf->raw, NULL, NULL, 0) != NGX_OK) {
+    if ((fmcf->redis.nelts > 0 && ngx_http_freigabe_keep_cookie(r, &cookie) != NGX_OK)
+        || ngx_http_freigabe_rewrite_headers(r, flcf->raw, cookie, NULL, 0) != NGX_OK)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
     return NGX_DECLINED;
@@ -1291,10 +1442,15 @@ ngx_http_freigabe_body_read(ngx_http_request_t *r)
     }
     op->done = ngx_http_freigabe_endpoint_done;
     r->read_event_handler = ngx_http_test_reading; /* an app that hangs up a long poll */
+    /* A body that arrived after the headers brings us here with the request's last
+     * reference (count 1): an answer given at once (404, 405, 403, 503) finalizes and frees
+     * it inside op_run. Our own reference keeps it, and ctx, alive until we let go. */
+    r->main->count++;
     ngx_http_freigabe_op_run(op);
     if (ctx->op != NULL) {
         ctx->waiting = 1;
     }
+    ngx_http_finalize_request(r, NGX_DONE);
 }
 
 static ngx_int_t
@@ -1348,8 +1504,9 @@ ngx_http_freigabe_check_done(ngx_http_freigabe_op_t *op)
     } else {
         rc = resp->status == 503 ? NGX_HTTP_SERVICE_UNAVAILABLE : NGX_HTTP_UNAUTHORIZED;
     }
-    /* what auth_request lets through must not carry the session cookie (a bearer token)
-     * or look-alikes of this location's identity headers upstream */
+    /* what auth_request lets through must not carry look-alikes of this location's
+     * identity headers upstream (nor the session cookie, which POST_READ took out already
+     * unless the request skipped it) */
     if (ngx_http_freigabe_rewrite_headers(r->main, flcf->fg, resp->upstream_cookie, NULL, 0)
         != NGX_OK)
     {
@@ -1395,14 +1552,15 @@ ngx_http_freigabe_check_handler(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_freigabe_init(ngx_conf_t *cf)
 {
+    ngx_http_freigabe_main_conf_t *fmcf;
     ngx_http_core_main_conf_t *cmcf;
     ngx_http_handler_pt *h;
     ngx_uint_t i;
 
+    fmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_freigabe_module);
     for (i = 0; i < NGX_HTTP_FREIGABE_NVARS; i++) {
-        ngx_http_freigabe_var_index[i] = ngx_http_get_variable_index(
-            cf, &ngx_http_freigabe_var_names[i]);
-        if (ngx_http_freigabe_var_index[i] == NGX_ERROR) {
+        fmcf->var_index[i] = ngx_http_get_variable_index(cf, &ngx_http_freigabe_var_names[i]);
+        if (fmcf->var_index[i] == NGX_ERROR) {
             return NGX_ERROR;
         }
     }

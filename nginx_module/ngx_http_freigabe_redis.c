@@ -5,16 +5,42 @@
 #define NGX_HTTP_FREIGABE_BACKOFF_MAX 5000
 
 static void ngx_http_freigabe_redis_drop(ngx_http_freigabe_redis_t *rd, const char *why);
+static void ngx_http_freigabe_redis_lost(ngx_http_freigabe_redis_t *rd);
+static void ngx_http_freigabe_redis_shut(ngx_http_freigabe_redis_t *rd);
+static void ngx_http_freigabe_redis_issue(ngx_http_freigabe_op_t *op);
+static void ngx_http_freigabe_batch_done(ngx_http_freigabe_op_t *op);
+
+/* A connect attempt failed (at once or later): no new attempt before the back-off has
+ * passed, and the next back-off is twice as long. Requests refused meanwhile leave both
+ * alone, or steady traffic would postpone the next attempt for ever. */
+static void
+ngx_http_freigabe_redis_failed(ngx_http_freigabe_redis_t *rd)
+{
+    rd->next_attempt = ngx_current_msec + rd->backoff;
+    rd->backoff = ngx_min(rd->backoff * 2, NGX_HTTP_FREIGABE_BACKOFF_MAX);
+}
 
 /* ---- the event adapter: hiredis asks, nginx's event module does it */
+
+/* hiredis' hooks return nothing: a socket nginx cannot watch is logged, and the command
+ * timeout of whatever waits on it drops the connection (fail closed, then reconnect). */
+static void
+ngx_http_freigabe_ev_failed(ngx_connection_t *c, const char *what)
+{
+    ngx_http_freigabe_redis_t *rd = c->data;
+
+    ngx_log_error(NGX_LOG_ALERT, rd->log, ngx_socket_errno,
+                  "freigabe: cannot %s events of the connection to Redis %V", what,
+                  &rd->display);
+}
 
 static void
 ngx_http_freigabe_ev_add_read(void *data)
 {
     ngx_connection_t *c = data;
 
-    if (!c->read->active) {
-        ngx_add_event(c->read, NGX_READ_EVENT, NGX_LEVEL_EVENT);
+    if (!c->read->active && ngx_add_event(c->read, NGX_READ_EVENT, NGX_LEVEL_EVENT) != NGX_OK) {
+        ngx_http_freigabe_ev_failed(c, "add read");
     }
 }
 
@@ -23,8 +49,8 @@ ngx_http_freigabe_ev_del_read(void *data)
 {
     ngx_connection_t *c = data;
 
-    if (c->read->active) {
-        ngx_del_event(c->read, NGX_READ_EVENT, 0);
+    if (c->read->active && ngx_del_event(c->read, NGX_READ_EVENT, 0) != NGX_OK) {
+        ngx_http_freigabe_ev_failed(c, "delete read");
     }
 }
 
@@ -33,8 +59,10 @@ ngx_http_freigabe_ev_add_write(void *data)
 {
     ngx_connection_t *c = data;
 
-    if (!c->write->active) {
-        ngx_add_event(c->write, NGX_WRITE_EVENT, NGX_LEVEL_EVENT);
+    if (!c->write->active
+        && ngx_add_event(c->write, NGX_WRITE_EVENT, NGX_LEVEL_EVENT) != NGX_OK)
+    {
+        ngx_http_freigabe_ev_failed(c, "add write");
     }
 }
 
@@ -43,17 +71,19 @@ ngx_http_freigabe_ev_del_write(void *data)
 {
     ngx_connection_t *c = data;
 
-    if (c->write->active) {
-        ngx_del_event(c->write, NGX_WRITE_EVENT, 0);
+    if (c->write->active && ngx_del_event(c->write, NGX_WRITE_EVENT, 0) != NGX_OK) {
+        ngx_http_freigabe_ev_failed(c, "delete write");
     }
 }
 
 /* hiredis frees its context: forget the events and give the connection slot back. The
- * socket itself is closed by hiredis (redisFree), exactly once; nginx must not close it. */
+ * socket itself is closed by hiredis (redisFree), exactly once; nginx must not close it.
+ * The order is ngx_close_connection's: free the slot, then mark it as having no socket. */
 static void
 ngx_http_freigabe_ev_cleanup(void *data)
 {
     ngx_connection_t *c = data;
+    ngx_http_freigabe_redis_t *rd = c->data; /* ngx_free_connection reuses c->data */
 
     if (c->read->active) {
         ngx_del_event(c->read, NGX_READ_EVENT, NGX_CLOSE_EVENT);
@@ -73,8 +103,11 @@ ngx_http_freigabe_ev_cleanup(void *data)
     if (c->write->timer_set) {
         ngx_del_timer(c->write);
     }
-    c->fd = (ngx_socket_t) -1;
+    if (rd->conn == c) {
+        rd->conn = NULL;
+    }
     ngx_free_connection(c);
+    c->fd = (ngx_socket_t) -1;
 }
 
 static void
@@ -93,9 +126,8 @@ ngx_http_freigabe_ev_read(ngx_event_t *ev)
         ngx_log_error(NGX_LOG_INFO, rd->log, 0,
                       "freigabe: closing the connection to Redis %V: worker shutdown timeout",
                       &rd->display);
-        rd->ac = NULL;
         rd->next_attempt = ngx_current_msec + rd->backoff;
-        redisAsyncFree(ac);
+        ngx_http_freigabe_redis_shut(rd);
         return;
     }
     redisAsyncHandleRead(ac);
@@ -124,13 +156,15 @@ ngx_http_freigabe_on_connect(const redisAsyncContext *ac, int status)
         ngx_log_error(NGX_LOG_ERR, rd->log, 0,
                       "freigabe: cannot connect to Redis %V: %s", &rd->display,
                       ac->errstr);
-        rd->ac = NULL;
-        rd->next_attempt = ngx_current_msec + rd->backoff;
+        ngx_http_freigabe_redis_failed(rd);
+        ngx_http_freigabe_redis_lost(rd);
         return;
     }
     ngx_log_error(NGX_LOG_INFO, rd->log, 0, "freigabe: connected to Redis %V",
                   &rd->display);
-    rd->backoff = NGX_HTTP_FREIGABE_BACKOFF_MIN;
+    if (rd->ready) {
+        rd->backoff = NGX_HTTP_FREIGABE_BACKOFF_MIN; /* else when AUTH/SELECT succeeded */
+    }
 }
 
 static void
@@ -142,40 +176,125 @@ ngx_http_freigabe_on_disconnect(const redisAsyncContext *ac, int status)
         ngx_log_error(NGX_LOG_ERR, rd->log, 0,
                       "freigabe: lost the connection to Redis %V: %s", &rd->display,
                       status == REDIS_OK ? "closed" : ac->errstr);
-        rd->ac = NULL;
         rd->next_attempt = ngx_current_msec + rd->backoff;
+        ngx_http_freigabe_redis_lost(rd);
     }
 }
 
+/* Sends (connection ready) or fails (connection gone) every request that waits for the
+ * connection to become ready. */
 static void
-ngx_http_freigabe_ignore_reply(redisAsyncContext *ac, void *reply, void *data)
+ngx_http_freigabe_redis_flush(ngx_http_freigabe_redis_t *rd)
+{
+    ngx_http_freigabe_op_t *op;
+    ngx_queue_t waiting, *q;
+
+    if (ngx_queue_empty(&rd->waiting)) {
+        return;
+    }
+    /* taken aside: what runs below may already queue requests on a new connection */
+    ngx_queue_init(&waiting);
+    ngx_queue_add(&waiting, &rd->waiting);
+    ngx_queue_init(&rd->waiting);
+    while (!ngx_queue_empty(&waiting)) {
+        q = ngx_queue_head(&waiting);
+        ngx_queue_remove(q);
+        op = ngx_queue_data(q, ngx_http_freigabe_op_t, queue);
+        op->queued = 0;
+        if (rd->ac != NULL && rd->ready && !rd->exiting) {
+            ngx_http_freigabe_redis_issue(op);
+            continue;
+        }
+        if (op->error == 0) {
+            op->error = FG_ERR_REDIS_DOWN;
+        }
+        ngx_http_freigabe_batch_done(op);
+    }
+}
+
+/* The connection is gone (hiredis frees or has freed the context): forget it, and fail
+ * what waited for it to become ready (hiredis never saw those commands). */
+static void
+ngx_http_freigabe_redis_lost(ngx_http_freigabe_redis_t *rd)
+{
+    rd->ac = NULL;
+    rd->ready = 0;
+    rd->hello = 0;
+    ngx_http_freigabe_redis_flush(rd);
+}
+
+/* Frees the connection; every command in flight fails now (hiredis calls back with NULL
+ * replies). */
+static void
+ngx_http_freigabe_redis_shut(ngx_http_freigabe_redis_t *rd)
+{
+    redisAsyncContext *ac = rd->ac;
+
+    if (ac != NULL) {
+        ngx_http_freigabe_redis_lost(rd); /* ops failing now must not queue on it */
+        redisAsyncFree(ac);               /* deferred by hiredis inside its callbacks */
+    }
+}
+
+/* The reply to AUTH or SELECT. A connection is ready only when all of them succeeded:
+ * no request's command is sent before, so a refused SELECT can never let one run in
+ * database 0 (another deployment's data). A refusal closes the connection and counts as
+ * a failed connect (it will not heal by itself: the back-off grows). */
+static void
+ngx_http_freigabe_hello_reply(redisAsyncContext *ac, void *reply, void *data)
 {
     ngx_http_freigabe_redis_t *rd = ac->data;
     redisReply *r = reply;
 
-    if (r != NULL && r->type == REDIS_REPLY_ERROR) {
-        ngx_log_error(NGX_LOG_ERR, rd->log, 0, "freigabe: Redis %V refused %s: %s",
-                      &rd->display, (char *) data, r->str);
+    if (r == NULL || rd->ac != ac) {
+        return; /* the connection is going away; that path fails the waiting requests */
+    }
+    if (r->type != REDIS_REPLY_STATUS || r->len != 2 || ngx_strncasecmp(
+            (u_char *) r->str, (u_char *) "OK", 2) != 0)
+    {
+        ngx_log_error(NGX_LOG_ERR, rd->log, 0,
+                      "freigabe: Redis %V refused %s: %*s; closing the connection "
+                      "(check freigabe_redis)", &rd->display, (char *) data,
+                      r->str != NULL ? (size_t) r->len : (size_t) 0,
+                      r->str != NULL ? r->str : "");
+        ngx_http_freigabe_redis_failed(rd);
+        ngx_http_freigabe_redis_shut(rd);
+        return;
+    }
+    if (--rd->hello == 0) {
+        rd->ready = 1;
+        rd->backoff = NGX_HTTP_FREIGABE_BACKOFF_MIN;
+        ngx_http_freigabe_redis_flush(rd);
     }
 }
 
-/* Queues AUTH and SELECT first: hiredis sends them before anything else. */
-static void
+/* Queues AUTH and SELECT first: hiredis sends them before anything else, and requests
+ * wait in rd->waiting until they succeeded. The password is never part of a log line
+ * (data names the command, nothing more). NGX_ERROR: one could not be queued. */
+static ngx_int_t
 ngx_http_freigabe_redis_hello(ngx_http_freigabe_redis_t *rd)
 {
     fg_redis_target_t *t = &rd->target;
+    int rc = REDIS_OK;
 
+    rd->hello = 0;
     if (t->password[0] != '\0' && t->user[0] != '\0') {
-        redisAsyncCommand(rd->ac, ngx_http_freigabe_ignore_reply, "AUTH",
-                          "AUTH %s %s", t->user, t->password);
+        rc = redisAsyncCommand(rd->ac, ngx_http_freigabe_hello_reply, "AUTH",
+                               "AUTH %s %s", t->user, t->password);
+        rd->hello++;
     } else if (t->password[0] != '\0') {
-        redisAsyncCommand(rd->ac, ngx_http_freigabe_ignore_reply, "AUTH",
-                          "AUTH %s", t->password);
+        rc = redisAsyncCommand(rd->ac, ngx_http_freigabe_hello_reply, "AUTH",
+                               "AUTH %s", t->password);
+        rd->hello++;
     }
-    if (t->db != 0) {
-        redisAsyncCommand(rd->ac, ngx_http_freigabe_ignore_reply, "SELECT",
-                          "SELECT %d", t->db);
+    if (t->db != 0 && rc == REDIS_OK) {
+        ngx_snprintf((u_char *) rd->select, sizeof(rd->select) - 1, "SELECT %d%Z", t->db);
+        rc = redisAsyncCommand(rd->ac, ngx_http_freigabe_hello_reply, rd->select,
+                               "SELECT %d", t->db);
+        rd->hello++;
     }
+    rd->ready = (rd->hello == 0);
+    return rc == REDIS_OK ? NGX_OK : NGX_ERROR;
 }
 
 /* Opens the connection (non-blocking; numeric address, so no DNS at request time). */
@@ -191,17 +310,21 @@ ngx_http_freigabe_redis_connect(ngx_http_freigabe_redis_t *rd)
         ac = redisAsyncConnect(rd->addr, rd->target.port);
     }
     if (ac == NULL) {
+        ngx_http_freigabe_redis_failed(rd);
         return NGX_ERROR;
     }
     if (ac->err) {
-        ngx_log_error(NGX_LOG_ERR, rd->log, 0, "freigabe: Redis %V: %s", &rd->display,
-                      ac->errstr);
+        /* refused at once (a unix socket, a local port nobody listens on) */
+        ngx_log_error(NGX_LOG_ERR, rd->log, 0, "freigabe: cannot connect to Redis %V: %s",
+                      &rd->display, ac->errstr);
         redisAsyncFree(ac);
+        ngx_http_freigabe_redis_failed(rd);
         return NGX_ERROR;
     }
     c = ngx_get_connection(ac->c.fd, rd->log);
     if (c == NULL) {
         redisAsyncFree(ac);
+        ngx_http_freigabe_redis_failed(rd);
         return NGX_ERROR;
     }
     c->data = rd;
@@ -220,8 +343,13 @@ ngx_http_freigabe_redis_connect(ngx_http_freigabe_redis_t *rd)
     redisAsyncSetDisconnectCallback(ac, ngx_http_freigabe_on_disconnect);
     rd->ac = ac;
     rd->conn = c;
-    rd->backoff = ngx_min(rd->backoff * 2, NGX_HTTP_FREIGABE_BACKOFF_MAX);
-    ngx_http_freigabe_redis_hello(rd);
+    if (ngx_http_freigabe_redis_hello(rd) != NGX_OK) {
+        ngx_log_error(NGX_LOG_ERR, rd->log, 0,
+                      "freigabe: cannot queue AUTH/SELECT for Redis %V", &rd->display);
+        ngx_http_freigabe_redis_shut(rd); /* nothing waits on it yet */
+        ngx_http_freigabe_redis_failed(rd);
+        return NGX_ERROR;
+    }
     return NGX_OK;
 }
 
@@ -237,20 +365,18 @@ ngx_http_freigabe_redis_drop(ngx_http_freigabe_redis_t *rd, const char *why)
     }
     ngx_log_error(NGX_LOG_ERR, rd->log, 0, "freigabe: dropping the connection to Redis %V: %s",
                   &rd->display, why);
-    rd->ac = NULL; /* ops failing now must not queue on the dying context */
     rd->next_attempt = ngx_current_msec + rd->backoff;
-    redisAsyncFree(ac);
+    ngx_http_freigabe_redis_shut(rd);
 }
 
+/* The worker exits: hiredis calls back every command in flight, and those callbacks only
+ * free their operations (resuming a request now would run it in a worker that is being
+ * torn down; its client simply sees the connection close). */
 void
 ngx_http_freigabe_redis_close(ngx_http_freigabe_redis_t *rd)
 {
-    redisAsyncContext *ac = rd->ac;
-
-    if (ac != NULL) {
-        rd->ac = NULL;
-        redisAsyncFree(ac);
-    }
+    rd->exiting = 1;
+    ngx_http_freigabe_redis_shut(rd);
 }
 
 /* ---- commands */
@@ -261,6 +387,10 @@ ngx_http_freigabe_batch_done(ngx_http_freigabe_op_t *op)
     op->in_redis = 0;
     if (op->timer.timer_set) {
         ngx_del_timer(&op->timer);
+    }
+    if (op->redis->exiting) {
+        ngx_http_freigabe_op_free(op);
+        return;
     }
     if (op->error) {
         fg_action_fail(op->action, op->error);
@@ -276,7 +406,7 @@ ngx_http_freigabe_on_reply(redisAsyncContext *ac, void *reply, void *data)
     ngx_http_freigabe_slot_t *slot = data;
     ngx_http_freigabe_op_t *op = slot->op;
 
-    if (reply == NULL) {
+    if (reply == NULL || op->redis->exiting) {
         if (op->error == 0) {
             op->error = FG_ERR_REDIS_DOWN;
         }
@@ -302,6 +432,30 @@ ngx_http_freigabe_on_timeout(ngx_event_t *ev)
     ngx_http_freigabe_redis_drop(op->redis, "command timed out");
 }
 
+/* Hands the op's batch to hiredis (the connection is ready). */
+static void
+ngx_http_freigabe_redis_issue(ngx_http_freigabe_op_t *op)
+{
+    ngx_http_freigabe_redis_t *rd = op->redis;
+    const fg_cmd_t *cmds;
+    size_t n = fg_action_commands(op->action, &cmds);
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (redisAsyncCommandArgv(rd->ac, ngx_http_freigabe_on_reply, &op->slots[i],
+                                  cmds[i].argc, cmds[i].argv, cmds[i].argvlen)
+            != REDIS_OK)
+        {
+            op->error = FG_ERR_REDIS_DOWN;
+            break;
+        }
+        op->pending++;
+    }
+    if (op->pending == 0) {
+        ngx_http_freigabe_batch_done(op);
+    }
+}
+
 ngx_int_t
 ngx_http_freigabe_redis_send(ngx_http_freigabe_op_t *op)
 {
@@ -311,10 +465,14 @@ ngx_http_freigabe_redis_send(ngx_http_freigabe_op_t *op)
     size_t i;
 
     if (rd->ac == NULL) {
+        if (rd->exiting) {
+            fg_action_fail(op->action, FG_ERR_REDIS_DOWN);
+            return NGX_ERROR;
+        }
+        /* inside the back-off window: refuse, and leave the window as it is */
         if ((ngx_msec_int_t) (ngx_current_msec - rd->next_attempt) < 0
             || ngx_http_freigabe_redis_connect(rd) != NGX_OK)
         {
-            rd->next_attempt = ngx_current_msec + rd->backoff;
             fg_action_fail(op->action, FG_ERR_REDIS_DOWN);
             return NGX_ERROR;
         }
@@ -330,22 +488,17 @@ ngx_http_freigabe_redis_send(ngx_http_freigabe_op_t *op)
         op->replies[i] = NULL;
         op->slots[i].op = op;
         op->slots[i].index = i;
-        if (redisAsyncCommandArgv(rd->ac, ngx_http_freigabe_on_reply, &op->slots[i],
-                                  cmds[i].argc, cmds[i].argv, cmds[i].argvlen)
-            != REDIS_OK)
-        {
-            op->error = FG_ERR_REDIS_DOWN;
-            break;
-        }
-        op->pending++;
     }
     op->in_redis = 1;
     op->timer.handler = ngx_http_freigabe_on_timeout;
     op->timer.data = op;
     op->timer.log = op->log;
-    ngx_add_timer(&op->timer, rd->timeout);
-    if (op->pending == 0) {
-        ngx_http_freigabe_batch_done(op);
+    ngx_add_timer(&op->timer, rd->timeout); /* also while it waits for AUTH/SELECT */
+    if (!rd->ready) {
+        ngx_queue_insert_tail(&rd->waiting, &op->queue);
+        op->queued = 1;
+        return NGX_OK;
     }
+    ngx_http_freigabe_redis_issue(op);
     return NGX_OK;
 }

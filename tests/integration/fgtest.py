@@ -497,11 +497,12 @@ class NginxKind:
         wait_port_closed(server.port, 10)
 
     @classmethod
-    def configtest(cls, options, upstream_port=9):
-        """Run `nginx -t` on a config with these options; -> (returncode, output)."""
+    def configtest(cls, options, upstream_port=9, **kw):
+        """Run `nginx -t` on a config with these options (kw: config_text's extra_http,
+        extra_server, ...); -> (returncode, output)."""
         d = make_tempdir("nginx-t")
         try:
-            conf = cls.write_config(d, free_port(), upstream_port, options)
+            conf = cls.write_config(d, free_port(), upstream_port, options, **kw)
             p = subprocess.run([NGINX_BIN, "-t", "-p", str(d) + "/", "-c", str(conf)],
                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, timeout=30)
