@@ -31,6 +31,11 @@ typedef struct {
 } srv_t;
 
 static volatile apr_uint32_t hashing; /* Argon2id jobs running in this process */
+static volatile apr_uint32_t waiting; /* long polls asleep in this process */
+/* A long poll holds its thread while it sleeps: at most this many at once per process
+ * (a quarter of the threads, set in child_init), so that one device's parallel polls
+ * cannot take every thread. Beyond it a poll answers at once and the app polls again. */
+static apr_uint32_t max_waiting = 1;
 
 static srv_t *conf(server_rec *s)
 {
@@ -254,6 +259,7 @@ static void child_init(apr_pool_t *p, server_rec *main)
     int threads = 1;
     fgr_pool_t *last = NULL;
     ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads);
+    max_waiting = threads / 4 > 1 ? (apr_uint32_t)(threads / 4) : 1;
     for (server_rec *s = main; s; s = s->next) {
         srv_t *sc = conf(s);
         if (!sc->ready) {
@@ -306,7 +312,6 @@ static void run_hash(srv_t *sc, fg_action_t *a)
     apr_atomic_dec32(&hashing);
 }
 
-/* The step loop: executes what the engine asks for until the response is ready. */
 /* True once this child is asked to stop (graceful restart, stop): long polls end early. */
 static int stopping(void)
 {
@@ -314,29 +319,45 @@ static int stopping(void)
     return ap_mpm_query(AP_MPMQ_MPM_STATE, &state) == APR_SUCCESS && state == AP_MPMQ_STOPPING;
 }
 
+/* One long-poll sleep. *asleep tells whether this request holds a `waiting` slot; the
+ * first sleep takes one, or, with none left, the poll answers now (the app polls again). */
+static void run_sleep(fg_action_t *a, int *asleep)
+{
+    if (!*asleep) {
+        if (apr_atomic_inc32(&waiting) >= max_waiting) {
+            apr_atomic_dec32(&waiting);
+            fg_action_stop_waiting(a);
+            return;
+        }
+        *asleep = 1;
+    }
+    apr_sleep(apr_time_from_msec(fg_action_sleep_ms(a)));
+    fg_action_set_now(a, apr_time_sec(apr_time_now()));
+    if (stopping()) {
+        fg_action_stop_waiting(a);
+    }
+}
+
+/* The step loop: executes what the engine asks for until the response is ready. */
 static const fg_response_t *drive(request_rec *r, srv_t *sc, fg_action_t *a)
 {
     fg_step_t st;
+    int asleep = 0;
     while ((st = fg_action_step(a)) != FG_STEP_DONE) {
-        switch (st) {
-        case FG_STEP_REDIS:
+        if (st == FG_STEP_REDIS) {
             run_redis(r, sc, a);
-            break;
-        case FG_STEP_HASH:
+        } else if (st == FG_STEP_HASH) {
             run_hash(sc, a);
+        } else if (st == FG_STEP_SLEEP) {
+            run_sleep(a, &asleep);
+        } else {
             break;
-        case FG_STEP_SLEEP:
-            apr_sleep(apr_time_from_msec(fg_action_sleep_ms(a)));
-            fg_action_set_now(a, apr_time_sec(apr_time_now()));
-            if (stopping()) {
-                fg_action_stop_waiting(a); /* answer the long poll now: the app polls again */
-            }
-            break;
-        default:
-            return NULL;
         }
     }
-    return fg_action_response(a);
+    if (asleep) {
+        apr_atomic_dec32(&waiting);
+    }
+    return st == FG_STEP_DONE ? fg_action_response(a) : NULL;
 }
 
 static const char *hdr(request_rec *r, const char *name)

@@ -1,0 +1,87 @@
+"""test_apache.py - Apache-only behaviour of mod_freigabe: threads, auth hooks, cookies, the Redis pool.
+
+Each test starts its own Apache (kind "apache") with the configuration it needs: a small
+MPM, the README's <Location /> layout, or a Redis reached through a TCP proxy that can
+play a failover or lose a reply.
+"""
+import os
+import re
+import socket
+import threading
+import time
+
+import pytest
+import requests
+
+import fgtest
+from fgtest import API_HEADERS, NAV_HEADERS, TIMEOUT, Browser, header_values, upstream_json
+
+# One child with 8 threads: the long-poll cap is then 8/4 = 2.
+ONE_SMALL_CHILD = {"StartServers": 1, "ServerLimit": 1, "ThreadsPerChild": 8,
+                   "MaxRequestWorkers": 8, "MinSpareThreads": 1, "MaxSpareThreads": 16}
+# One child with the usual threads: every request meets the same connection pool.
+ONE_CHILD = {"StartServers": 1, "ServerLimit": 1, "ThreadsPerChild": 25,
+             "MaxRequestWorkers": 25, "MinSpareThreads": 1, "MaxSpareThreads": 50}
+
+
+@pytest.fixture
+def apache(key_file, upstream):
+    """Factory: apache(redis, kind_args=..., options=...) -> a started Apache server."""
+    started = []
+
+    def start(redis, kind_args=None, options=None):
+        srv = fgtest.Server("apache", "main", redis, key_file, upstream.port, options=options)
+        srv.kind_args = kind_args or {}
+        srv.start()
+        started.append(srv)
+        return srv
+
+    yield start
+    for srv in started:
+        srv.stop()
+
+
+def _health(srv, timeout=TIMEOUT):
+    return requests.get(srv.u(srv.prefix + "/health"), timeout=timeout)
+
+
+# ---- 1. long polls cannot take every thread
+
+
+def test_parallel_long_polls_leave_threads_for_others(apache, redis_server, make_customer):
+    srv = apache(redis_server, {"mpm": ONE_SMALL_CHILD})
+    cust = make_customer(srv, app="nacl")
+    app = cust.app
+    path = app._prefix_path() + "/app/pending?wait=12"
+    results = []
+
+    def poll():
+        auth, _ = app.sign("GET", path)
+        t0 = time.monotonic()
+        try:
+            r = requests.get(srv.u(path), timeout=30,
+                             headers={"Authorization": auth, "Freigabe-Client": app.client,
+                                      "Accept": "application/json"})
+            results.append((r.status_code, r.text, time.monotonic() - t0))
+        except requests.RequestException as e:
+            results.append((None, str(e), time.monotonic() - t0))
+
+    polls = [threading.Thread(target=poll) for _ in range(16)]   # twice the threads
+    for t in polls:
+        t.start()
+    time.sleep(1.5)
+    t0 = time.monotonic()
+    try:
+        h = _health(srv, timeout=6)
+        status, took = h.status_code, time.monotonic() - t0
+    except requests.RequestException as e:
+        status, took = str(e), time.monotonic() - t0
+    for t in polls:
+        t.join(40)
+    assert status == 200 and took < 2, \
+        "a normal request waited %.1f s behind 16 long polls (%s)" % (took, status)
+    assert all(s == 200 and '"requests":[]' in body.replace(" ", "")
+               for s, body, _ in results), results
+    slept = [d for _, _, d in results if d > 8]
+    assert len(slept) <= 2, "%d long polls slept at once (cap: 8 threads / 4)" % len(slept)
+    assert len(slept) >= 1, "no long poll waited at all: %r" % results
