@@ -498,6 +498,37 @@ static int hygiene(request_rec *r)
     return DECLINED;
 }
 
+/* True when r is served by the endpoints (SetHandler freigabe). During the access checks
+ * r->handler is not set yet (core sets it from SetHandler in fixups), so the location's
+ * SetHandler is read as well. */
+static int for_endpoints(request_rec *r)
+{
+    const core_dir_config *d = ap_get_core_module_config(r->per_dir_config);
+    const char *h = r->handler;
+    if (h == NULL && d->expr_handler) {
+        const char *err = NULL;
+        h = ap_expr_str_exec(r, d->expr_handler, &err);
+        h = err ? NULL : h;
+    } else if (h == NULL) {
+        h = d->handler;
+    }
+    return h != NULL && strcasecmp(h, HANDLER) == 0;
+}
+
+/* The endpoints are never behind AuthType Freigabe: a location inside a protected one
+ * (<Location /> AuthType Freigabe, <Location /freigabe> SetHandler freigabe) inherits it,
+ * and the login page would then redirect to itself. Runs after mod_authz_core's userless
+ * check (APR_HOOK_LAST), i.e. only when every Require in force could pass with a user:
+ * a Require that denies without one (Require ip ...) still denies. */
+static int endpoints_open(request_rec *r)
+{
+    const char *type = ap_auth_type(r);
+    if (type && strcasecmp(type, AUTH_TYPE) == 0 && for_endpoints(r)) {
+        return OK;
+    }
+    return DECLINED;
+}
+
 static srv_t *ready(request_rec *r)
 {
     srv_t *sc = conf(r->server);
@@ -577,6 +608,8 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_child_init(child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_read_request(hygiene, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_check_authn(authn, NULL, NULL, APR_HOOK_MIDDLE, AP_AUTH_INTERNAL_PER_CONF);
+    ap_hook_check_access_ex(endpoints_open, NULL, NULL, APR_HOOK_REALLY_LAST,
+                            AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_handler(handler, NULL, NULL, APR_HOOK_MIDDLE);
 }
 

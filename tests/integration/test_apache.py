@@ -85,3 +85,30 @@ def test_parallel_long_polls_leave_threads_for_others(apache, redis_server, make
     slept = [d for _, _, d in results if d > 8]
     assert len(slept) <= 2, "%d long polls slept at once (cap: 8 threads / 4)" % len(slept)
     assert len(slept) >= 1, "no long poll waited at all: %r" % results
+
+
+# ---- 2. the endpoints are never behind AuthType Freigabe
+
+
+def test_endpoints_inside_a_protected_location(apache, redis_server, make_customer, upstream):
+    extra = "\n".join([
+        "<Location %s/jwks.json>" % fgtest.PREFIX,
+        "    Require method POST",
+        "</Location>",
+    ])
+    srv = apache(redis_server, {"layout": "root", "extra": extra})
+    r = requests.get(srv.u(srv.prefix + "/login?rd=%2Fportal%2F"), headers=NAV_HEADERS,
+                     timeout=TIMEOUT, allow_redirects=False)
+    assert r.status_code == 200, "login page: %s %s" % (r.status_code, r.headers.get("Location"))
+    assert _health(srv).status_code == 200
+    # the rest of the site is protected as before
+    r = requests.get(srv.u("/portal/api/echo"), headers=NAV_HEADERS, timeout=TIMEOUT,
+                     allow_redirects=False)
+    assert r.status_code == 302 and "/login?rd=" in r.headers["Location"], r.status_code
+    # a Require that denies without a user still denies at the endpoints
+    r = requests.get(srv.u(srv.prefix + "/jwks.json"), timeout=TIMEOUT)
+    assert r.status_code == 403, r.status_code
+    # and the whole journey works
+    cust = make_customer(srv, app="nacl")
+    doc = upstream_json(Browser(srv).login_fully(cust))
+    assert header_values(doc, "X-Freigabe-User") == [cust.number]
