@@ -446,12 +446,7 @@ static int grant(request_rec *r, const fg_response_t *resp)
     for (size_t i = 0; i < resp->nupstream; i++) {
         apr_table_set(r->headers_in, resp->upstream[i].name, resp->upstream[i].value);
     }
-    if (resp->upstream_cookie && resp->upstream_cookie[0]) {
-        apr_table_set(r->headers_in, "Cookie", resp->upstream_cookie);
-    } else if (resp->upstream_cookie) {
-        apr_table_unset(r->headers_in, "Cookie");
-    }
-    return OK;
+    return OK; /* the module's cookies leave the Cookie header in fixups (strip_cookies) */
 }
 
 /* The one place where an engine decision becomes an Apache result. */
@@ -526,6 +521,29 @@ static int endpoints_open(request_rec *r)
     if (type && strcasecmp(type, AUTH_TYPE) == 0 && for_endpoints(r)) {
         return OK;
     }
+    return DECLINED;
+}
+
+/* Removes the module's cookies from the Cookie header of every request of a server that
+ * uses Freigabe, protected or not (a plain ProxyPass location too): the session cookie is
+ * a bearer token no upstream needs. Only the endpoints, which read them, keep them. */
+static int strip_cookies(request_rec *r)
+{
+    const char *cookie = hdr(r, "Cookie");
+    if (cookie == NULL || !conf(r->server)->ready || for_endpoints(r)) {
+        return DECLINED;
+    }
+    fg_arena_t *arena = fg_arena_new();
+    if (arena == NULL) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    const char *rest = fg_upstream_cookie(arena, cookie);
+    if (rest && rest[0]) {
+        apr_table_set(r->headers_in, "Cookie", rest);
+    } else if (rest) {
+        apr_table_unset(r->headers_in, "Cookie");
+    }
+    fg_arena_free(arena);
     return DECLINED;
 }
 
@@ -610,6 +628,7 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_check_authn(authn, NULL, NULL, APR_HOOK_MIDDLE, AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_check_access_ex(endpoints_open, NULL, NULL, APR_HOOK_REALLY_LAST,
                             AP_AUTH_INTERNAL_PER_CONF);
+    ap_hook_fixups(strip_cookies, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_handler(handler, NULL, NULL, APR_HOOK_MIDDLE);
 }
 

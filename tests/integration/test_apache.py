@@ -112,3 +112,32 @@ def test_endpoints_inside_a_protected_location(apache, redis_server, make_custom
     cust = make_customer(srv, app="nacl")
     doc = upstream_json(Browser(srv).login_fully(cust))
     assert header_values(doc, "X-Freigabe-User") == [cust.number]
+
+
+# ---- 3. the module's cookies never go upstream, protected location or not
+
+
+def test_module_cookies_removed_on_plain_proxy_location(pool, make_customer):
+    server = pool.get("apache", "main")   # its /open location is a plain ProxyPass
+    nacl_customer = make_customer(server, app="nacl")
+    b = Browser(server)
+    b.login_fully(nacl_customer)
+    session = b.session_cookie
+    cookie = "portalpref=dunkel; %s=%s; %s=vorher; __Host-freigabe=%s; theme=hell" % (
+        fgtest.SESSION_COOKIE, session, fgtest.PRE_COOKIE, session)
+    r = requests.get(server.u("/open/echo"), headers={"Cookie": cookie, **API_HEADERS},
+                     timeout=TIMEOUT)
+    doc = upstream_json(r)
+    got = "; ".join(header_values(doc, "Cookie"))
+    names = [c.split("=", 1)[0].strip() for c in got.split(";") if c.strip()]
+    assert names == ["portalpref", "theme"], got
+    assert "portalpref=dunkel" in got and "theme=hell" in got, got
+    assert session not in got
+    # only module cookies: no Cookie header at all
+    r = requests.get(server.u("/open/echo"), timeout=TIMEOUT,
+                     headers={"Cookie": "%s=%s" % (fgtest.SESSION_COOKIE, session),
+                              **API_HEADERS})
+    assert header_values(upstream_json(r), "Cookie") == []
+    # the endpoints still get them: the session is alive
+    w = b.get(server.prefix + "/whoami", headers={"Accept": "application/json"})
+    assert w.status_code == 200 and w.json()["customer"] == nacl_customer.number
