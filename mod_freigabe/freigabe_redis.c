@@ -196,6 +196,26 @@ static int closed(const redisContext *c)
            (c->err == REDIS_ERR_IO && (errno == ECONNRESET || errno == EPIPE));
 }
 
+/* Error replies after which the connection is not used again: its server has become a
+ * replica (READONLY, as after a failover behind a virtual IP: a new connection reaches
+ * the new master), is loading its data (LOADING), or has lost its master (MASTERDOWN).
+ * Nothing else would ever retire it, since it answers. */
+static int retire_after(const redisReply *rep)
+{
+    static const char *const words[] = {"READONLY", "LOADING", "MASTERDOWN"};
+    if (rep->type != REDIS_REPLY_ERROR || rep->str == NULL) {
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+        size_t n = strlen(words[i]);
+        if (rep->len >= n && strncmp(rep->str, words[i], n) == 0 &&
+            (rep->len == n || rep->str[n] == ' ')) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* One attempt. *again is set when a reused connection was found dead before any reply
  * arrived (Redis restarted while it sat idle): then a fresh connection may try again. */
 static int attempt(fgr_pool_t *p, request_rec *r, const fg_cmd_t *cmds, size_t n,
@@ -217,6 +237,11 @@ static int attempt(fgr_pool_t *p, request_rec *r, const fg_cmd_t *cmds, size_t n
         if (redisGetReply(k->c, &rep) != REDIS_OK) {
             *again = i == 0 && k->uses > 0 && closed(k->c);
             return drop(p, r, k, NULL);
+        }
+        if (retire_after(rep)) {
+            const char *why = apr_pstrdup(r->pool, ((redisReply *)rep)->str);
+            freeReplyObject(rep);
+            return drop(p, r, k, why);
         }
         out[i] = fg_reply_from_hiredis(arena, rep);
         freeReplyObject(rep);

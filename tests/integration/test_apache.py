@@ -141,3 +141,182 @@ def test_module_cookies_removed_on_plain_proxy_location(pool, make_customer):
     # the endpoints still get them: the session is alive
     w = b.get(server.prefix + "/whoami", headers={"Accept": "application/json"})
     assert w.status_code == 200 and w.json()["customer"] == nacl_customer.number
+
+
+# ---- 4. a failover behind a virtual IP: connections to the old master are retired
+
+
+class _RedisAt:
+    """What fgtest.Server needs of a Redis: its URL (here: the proxy in front of one)."""
+
+    def __init__(self, port):
+        self.port = port
+
+    @property
+    def url(self):
+        return "redis://127.0.0.1:%d/0" % self.port
+
+
+class TcpProxy:
+    """A loopback TCP forwarder in front of Redis. New connections go to `target` (a virtual
+    IP: a failover moves it, established connections stay where they are).
+    lose_reply_to(marker): the next client chunk containing marker reaches Redis, then the
+    connection breaks before Redis' answer gets back."""
+
+    def __init__(self, target):
+        self.target = target
+        self.port = fgtest.free_port()
+        self.marker = None
+        self.lost = threading.Event()
+        self.lock = threading.Lock()
+        self.pairs = []
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", self.port))
+        self.sock.listen(64)
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self):
+        return "redis://127.0.0.1:%d/0" % self.port
+
+    def lose_reply_to(self, marker):
+        self.lost.clear()
+        self.marker = marker
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self.sock.accept()
+            except OSError:
+                return
+            try:
+                backend = socket.create_connection(("127.0.0.1", self.target), timeout=2)
+                backend.settimeout(None)
+            except OSError:
+                client.close()
+                continue
+            pair = {"c": client, "b": backend, "swallow": False}
+            with self.lock:
+                self.pairs.append(pair)
+            threading.Thread(target=self._up, args=(pair,), daemon=True).start()
+            threading.Thread(target=self._down, args=(pair,), daemon=True).start()
+
+    @staticmethod
+    def _close(pair):
+        for s in (pair["c"], pair["b"]):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            s.close()
+
+    def _up(self, pair):
+        while True:
+            try:
+                data = pair["c"].recv(65536)
+            except OSError:
+                data = b""
+            if not data:
+                return self._close(pair)
+            marker = self.marker
+            if marker is not None and marker in data:
+                self.marker = None
+                pair["swallow"] = True   # before Redis can answer
+            try:
+                pair["b"].sendall(data)
+            except OSError:
+                return self._close(pair)
+
+    def _down(self, pair):
+        while True:
+            try:
+                data = pair["b"].recv(65536)
+            except OSError:
+                data = b""
+            if not data:
+                return self._close(pair)
+            if pair["swallow"]:
+                self.lost.set()   # Redis has run the commands; the answer never arrives
+                return self._close(pair)
+            try:
+                pair["c"].sendall(data)
+            except OSError:
+                return self._close(pair)
+
+    def stop(self):
+        self.sock.close()
+        with self.lock:
+            for pair in self.pairs:
+                self._close(pair)
+
+
+@pytest.fixture
+def tcp_proxy():
+    made = []
+
+    def make(target):
+        p = TcpProxy(target)
+        made.append(p)
+        return p
+
+    yield make
+    for p in made:
+        p.stop()
+
+
+def _replication_up(client, timeout=15):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        info = client.info("replication")
+        if info.get("master_link_status") == "up":
+            return
+        time.sleep(0.1)
+    raise AssertionError("replica did not sync: %r" % info)
+
+
+def test_failover_retires_connections_to_the_old_master(apache, tcp_proxy, make_customer):
+    a = fgtest.Redis().start()
+    bk = fgtest.Redis().start()
+    try:
+        bk.client().replicaof("127.0.0.1", a.port)
+        _replication_up(bk.client())
+        vip = tcp_proxy(a.port)
+        srv = apache(_RedisAt(vip.port), {"mpm": ONE_CHILD})
+        cust = make_customer(srv, app="nacl")
+        b = Browser(srv)
+        b.login_fully(cust)
+        for _ in range(3):   # pooled connections to A (through the VIP)
+            assert b.get("/portal/api/echo").status_code == 200
+        # failover: B becomes the master, A its replica, the VIP moves to B
+        bk.client().replicaof("NO", "ONE")
+        a.client().replicaof("127.0.0.1", bk.port)
+        vip.target = bk.port
+        codes = []
+        for _ in range(6):
+            codes.append(b.get("/portal/api/echo").status_code)
+        # the first request meets A's READONLY: fail closed, and the connection is retired;
+        # the next ones reach B through the VIP without a restart
+        assert codes[0] == 503 and codes[1:] == [200] * 5, codes
+        assert "READONLY" in fgtest.tail(srv.error_log, 40)
+    finally:
+        a.stop()
+        bk.stop()
+
+
+def test_server_on_a_replica_fails_closed_until_promoted(apache, make_customer, redis_server):
+    dead_master = fgtest.free_port()   # nothing listens there
+    rep = fgtest.Redis().start()
+    try:
+        rep.client().replicaof("127.0.0.1", dead_master)
+        srv = apache(rep, {"mpm": ONE_CHILD})
+        b = Browser(srv)
+        b.open_login()
+        r = b.login("7000000001", "irgendwas-123")
+        assert r.status_code == 503, (r.status_code, r.text[:200])
+        rep.client().replicaof("NO", "ONE")
+        cust = make_customer(srv, app="nacl")
+        doc = upstream_json(Browser(srv).login_fully(cust))
+        assert header_values(doc, "X-Freigabe-User") == [cust.number]
+    finally:
+        rep.stop()
