@@ -14,6 +14,7 @@
 #include "fg.h"
 #include "freigabe_redis.h"
 
+#include <sodium.h>
 #include <string.h>
 
 #define BODY_MAX (64 * 1024)
@@ -573,6 +574,19 @@ static int authn(request_rec *r)
     return outcome(r, FG_KIND_PROTECT, act(r, sc, FG_KIND_PROTECT, &q));
 }
 
+/* The request body holds passwords: wiped when the request ends, whatever the path. */
+typedef struct {
+    char *buf;
+    size_t len;
+} body_t;
+
+static apr_status_t wipe_body(void *data)
+{
+    body_t *b = data;
+    sodium_memzero(b->buf, b->len);
+    return APR_SUCCESS;
+}
+
 /* Reads the request body (at most BODY_MAX) into *buf. */
 static int read_body(request_rec *r, char **buf, size_t *len)
 {
@@ -585,7 +599,10 @@ static int read_body(request_rec *r, char **buf, size_t *len)
     if (r->remaining > BODY_MAX) {
         return HTTP_REQUEST_ENTITY_TOO_LARGE;
     }
-    *buf = apr_palloc(r->pool, BODY_MAX + 1);
+    body_t *b = apr_palloc(r->pool, sizeof(*b));
+    b->len = BODY_MAX + 1;
+    b->buf = *buf = apr_palloc(r->pool, b->len);
+    apr_pool_cleanup_register(r->pool, b, wipe_body, apr_pool_cleanup_null);
     long n;
     while ((n = ap_get_client_block(r, *buf + *len, BODY_MAX + 1 - *len)) > 0) {
         *len += n;
@@ -615,7 +632,11 @@ static int handler(request_rec *r)
     fill(r, &q);
     q.body = (const unsigned char *)body;
     q.body_len = len;
-    return outcome(r, FG_KIND_ENDPOINT, act(r, sc, FG_KIND_ENDPOINT, &q));
+    const fg_response_t *resp = act(r, sc, FG_KIND_ENDPOINT, &q);
+    if (body) {
+        sodium_memzero(body, len); /* done with it: not kept while the answer is sent */
+    }
+    return outcome(r, FG_KIND_ENDPOINT, resp);
 }
 
 static void register_hooks(apr_pool_t *p)

@@ -320,3 +320,64 @@ def test_server_on_a_replica_fails_closed_until_promoted(apache, make_customer, 
         assert header_values(doc, "X-Freigabe-User") == [cust.number]
     finally:
         rep.stop()
+
+
+# ---- 5. the request body (the password) does not stay in the child's memory
+
+
+@pytest.fixture
+def private_redis():
+    """A Redis of this test's own (wrong passwords from 127.0.0.1 count per address)."""
+    r = fgtest.Redis().start()
+    yield r
+    r.stop()
+
+
+def _children(srv):
+    """PIDs of the Apache children of srv (the parent's pid is in httpd.pid)."""
+    parent = int((srv.dir / "httpd.pid").read_text().split()[0])
+    kids = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                stat = open("/proc/%s/stat" % pid).read()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == parent:
+                kids.append(int(pid))
+    return kids
+
+
+def _memory_hits(pid, needle):
+    """Places where needle occurs in the writable memory of process pid."""
+    hits = []
+    with open("/proc/%d/maps" % pid) as maps, open("/proc/%d/mem" % pid, "rb", 0) as mem:
+        for line in maps:
+            fields = line.split()
+            lo, hi = (int(x, 16) for x in fields[0].split("-"))
+            if "rw" not in fields[1] or (len(fields) > 5 and fields[5].startswith("[v")):
+                continue
+            try:
+                mem.seek(lo)
+                data = mem.read(hi - lo)
+            except (OSError, ValueError, OverflowError):
+                continue
+            hits += [lo + m.start() for m in re.finditer(re.escape(needle), data)]
+    return hits
+
+
+def test_password_not_left_in_child_memory(apache, private_redis, make_customer):
+    srv = apache(private_redis, {"mpm": ONE_CHILD})
+    cust = make_customer(srv, app="nacl")
+    secret = "Geheim-%s" % os.urandom(12).hex()
+    b = Browser(srv)
+    b.open_login()
+    r = b.login(cust.number, secret)   # a wrong password: the whole body is read and parsed
+    assert r.status_code == 401, r.status_code
+    [child] = _children(srv)
+    # Apache's own input buffers may still hold the raw request; the module's copy (the form
+    # body starting at "customer=") must be gone
+    body = ("customer=%s&password=%s" % (cust.number, secret)).encode()
+    hits = _memory_hits(child, body)
+    assert hits == [], "the form body with the password is still in memory at %s" % [
+        hex(h) for h in hits]
