@@ -381,3 +381,50 @@ def test_password_not_left_in_child_memory(apache, private_redis, make_customer)
     hits = _memory_hits(child, body)
     assert hits == [], "the form body with the password is still in memory at %s" % [
         hex(h) for h in hits]
+
+
+# ---- 6. a pipeline whose reply is lost is not sent again (an INCR counts once)
+
+
+def _fail_count(redis, customer):
+    v = redis.client().get("freigabe:{%s}:fail" % customer)
+    return int(v) if v is not None else 0
+
+
+def test_lost_reply_is_not_sent_again(apache, private_redis, tcp_proxy, make_customer):
+    proxy = tcp_proxy(private_redis.port)
+    srv = apache(_RedisAt(proxy.port), {"mpm": ONE_CHILD})
+    cust = make_customer(srv, app=None)
+    # one wrong password first: Redis then knows the scripts (no NOSCRIPT round trip), and
+    # the child's pooled connection has been used: the next login reuses it
+    b = Browser(srv)
+    b.open_login()
+    assert b.login(cust.number, "falsch-000000").status_code == 401
+    assert _fail_count(private_redis, cust.number) == 1
+    # the login's first pipeline (HMGET, SCARD, the two attempt counters) reaches Redis,
+    # then the connection breaks before the answer comes back
+    proxy.lose_reply_to(b"SCARD")
+    b = Browser(srv)
+    b.open_login()
+    r = b.login(cust.number, "falsch-123456")
+    assert proxy.lost.is_set(), "the proxy did not see the login's pipeline"
+    assert _fail_count(private_redis, cust.number) == 2, \
+        "one attempt was counted %d times (pipeline sent again)" % (
+            _fail_count(private_redis, cust.number) - 1)
+    assert r.status_code == 503, r.status_code
+    # the next attempt works on a fresh connection and counts once
+    b = Browser(srv)
+    b.open_login()
+    assert b.login(cust.number, "falsch-654321").status_code == 401
+    assert _fail_count(private_redis, cust.number) == 3
+
+
+def test_redis_restart_while_idle_costs_no_request(apache, private_redis, make_customer):
+    srv = apache(private_redis, {"mpm": ONE_CHILD})
+    for _ in range(3):
+        assert _health(srv).status_code == 200
+    private_redis.stop()
+    private_redis.start()
+    time.sleep(0.3)   # the pooled connection now has Redis' EOF waiting on it
+    codes = [_health(srv).status_code for _ in range(3)]
+    assert codes == [200] * 3, codes
