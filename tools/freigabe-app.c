@@ -38,6 +38,7 @@
 #define BODY_MAX (1 << 20)
 #define NONCE_BYTES 18
 #define KEY_AD_PREFIX "freigabe-app-key-v1:"
+#define DEVICE_NAME_MAX 64 /* what the server keeps; the engine's rule is fg_text_ok */
 
 static const char act_alphabet[] = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ";
 
@@ -625,10 +626,12 @@ static const char *format_act_code(const char *in)
 static const char *default_device_name(void)
 {
     char host[128] = "";
+    const char *name;
     if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0') {
         return "freigabe-app";
     }
-    return APRINTF("freigabe-app on %.40s", host); /* the server keeps up to 64 bytes */
+    name = APRINTF("freigabe-app on %.40s", host);
+    return fg_text_ok(name, DEVICE_NAME_MAX) ? name : "freigabe-app";
 }
 
 /* Saves the enrollment answered by the server. */
@@ -686,8 +689,9 @@ static int enroll_precheck(const char *code_in, const char *dev_name, int force,
         tc_err("enroll needs --code CODE (from 'freigabectl device activate')");
         return EX_USAGE;
     }
-    if (dev_name != NULL && (dev_name[0] == '\0' || strlen(dev_name) > 64)) {
-        tc_err("--device-name must have 1 to 64 bytes");
+    if (dev_name != NULL && !fg_text_ok(dev_name, DEVICE_NAME_MAX)) {
+        tc_err("--device-name must be 1 to %d bytes of UTF-8 without control characters",
+               DEVICE_NAME_MAX);
         return EX_USAGE;
     }
     if ((*code = format_act_code(code_in)) == NULL) {

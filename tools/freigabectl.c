@@ -134,28 +134,7 @@ static int check_customer(const char *c)
     return EX_OK;
 }
 
-/* Valid UTF-8 without control characters, 1..200 bytes. */
-static int valid_name(const char *s)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    size_t n = strlen(s);
-    if (n == 0 || n > 200) {
-        return 0;
-    }
-    while (*p) {
-        int extra = *p < 0x80 ? 0 : (*p & 0xE0) == 0xC0 ? 1 : (*p & 0xF0) == 0xE0 ? 2
-                  : (*p & 0xF8) == 0xF0 ? 3 : -1;
-        if (extra < 0 || *p < 0x20 || *p == 0x7f || (extra == 1 && *p < 0xC2)) {
-            return 0;
-        }
-        for (p++; extra > 0; extra--, p++) {
-            if ((*p & 0xC0) != 0x80) {
-                return 0;
-            }
-        }
-    }
-    return 1;
-}
+#define NAME_MAX_BYTES 200 /* display names: the engine's rule, fg_text_ok */
 
 static const char *fmt_time(long long t)
 {
@@ -413,7 +392,7 @@ static int cmd_user_add(int argc, char **argv)
     if ((rc = check_customer(pos[0])) != EX_OK) {
         return rc;
     }
-    if (name == NULL || !valid_name(name)) {
+    if (name == NULL || !fg_text_ok(name, NAME_MAX_BYTES)) {
         tc_err(name ? "--name must be 1-200 bytes of UTF-8 without control characters"
                     : "user add needs --name NAME");
         return EX_USAGE;

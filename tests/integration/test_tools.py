@@ -1,0 +1,80 @@
+"""test_tools.py - freigabectl and freigabe-app: names, terminal output, the PIN counter, challenge ids, exit codes.
+
+freigabectl runs against a Redis of this module's own (its tests break key types and
+the audit stream on purpose); freigabe-app runs against the shared Apache test server.
+"""
+import json
+import os
+import re
+import subprocess
+import time
+
+import pytest
+
+import fgtest
+from fgtest import FREIGABE_APP, FREIGABECTL, Browser, app_approve
+
+
+@pytest.fixture(scope="module")
+def own_redis():
+    r = fgtest.Redis().start()
+    yield r
+    r.stop()
+
+
+def ctl(redis_url, *args, stdin=b""):
+    """freigabectl with byte-exact arguments and output (names may be any bytes)."""
+    argv = [os.fsencode(str(FREIGABECTL)), b"--redis", redis_url.encode()] + [
+        a if isinstance(a, bytes) else str(a).encode() for a in args]
+    return subprocess.run(argv, input=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          timeout=fgtest.TOOL_TIMEOUT)
+
+
+def add_user(redis_url, number, name):
+    return ctl(redis_url, "user", "add", number, "--name", name, "--password-stdin",
+               "--argon2-ops", "1", "--argon2-mem", "8M", stdin=b"pw-geheim-123\n")
+
+
+# ---- freigabectl: names are valid UTF-8 without control characters
+
+BAD_NAMES = [
+    b"\xed\xa0\x80",              # a UTF-16 surrogate (U+D800)
+    b"Erika \xed\xbf\xbf",        # another one (U+DFFF)
+    b"\xe0\x80\xaf",              # overlong '/' (three bytes)
+    b"\xf0\x80\x80\xaf",          # overlong '/' (four bytes)
+    b"\xf4\x90\x80\x80",          # U+110000, beyond Unicode
+    b"\xf5\x80\x80\x80",          # no such lead byte
+    b"Erika\xc2\x9b31m",          # C1 control CSI (terminal escape)
+    b"Erika\x1b[2J",              # ESC
+]
+
+
+@pytest.mark.parametrize("name", BAD_NAMES, ids=lambda n: n.hex())
+def test_user_add_refuses_invalid_names(own_redis, name):
+    number = fgtest.new_customer_number()
+    p = add_user(own_redis.url, number, name)
+    assert p.returncode == 1, (p.returncode, p.stdout, p.stderr)
+    assert ctl(own_redis.url, "user", "show", number).returncode == 2, "created anyway"
+
+
+@pytest.mark.parametrize("name", ["Jürgen Müßig", "Łukasz Żółć", "李小龙", "Zoë 😀"])
+def test_user_add_accepts_unicode_names(own_redis, name):
+    number = fgtest.new_customer_number()
+    p = add_user(own_redis.url, number, name.encode())
+    assert p.returncode == 0, p.stderr
+    show = ctl(own_redis.url, "user", "show", number)
+    assert ("name:      %s\n" % name).encode() in show.stdout, show.stdout
+
+
+# ---- freigabe-app: device names
+
+
+def test_enroll_refuses_bad_device_name(pool):
+    srv = pool.get("apache", "main")
+    cust = fgtest.create_customer(srv, app=None)
+    code = fgtest.Ctl(srv.redis.url).device_activate(cust.number)
+    app = fgtest.AppCli(srv.app_url)
+    p = app.run("enroll", "--code", code, "--device-name", "Phone\x1b]0;x\x07", pin=app.pin)
+    assert p.returncode == 1, (p.returncode, p.stdout, p.stderr)
+    p = app.run("enroll", "--code", code, "--device-name", "Jürgens Telefon", pin=app.pin)
+    assert p.returncode == 0, (p.returncode, p.stdout, p.stderr)
