@@ -136,6 +136,22 @@ static int check_customer(const char *c)
 
 #define NAME_MAX_BYTES 200 /* display names: the engine's rule, fg_text_ok */
 
+/* Prints text that came from Redis (names, ids) for a terminal: as it is when it passes
+ * fg_text_ok (UTF-8 without control characters), else with every control and non-ASCII
+ * byte replaced by '?', so that no escape sequence reaches the terminal. */
+static void put_text(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0 || fg_text_ok(s, n)) {
+        fputs(n ? s : "", stdout);
+        return;
+    }
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        putchar(c < 0x20 || c >= 0x7f ? '?' : c);
+    }
+}
+
 static const char *fmt_time(long long t)
 {
     static char buf[4][32];
@@ -610,12 +626,14 @@ static int cmd_user_show(int argc, char **argv)
     name = hash_field(h, "name");
     dis = hash_field(h, "disabled");
     cr = hash_field(h, "created");
-    printf("customer:  %s\nname:      %s\ndisabled:  %s\ncreated:   %s\n", pos[0],
-           name ? name : "", dis && strcmp(dis, "1") == 0 ? "yes" : "no",
+    printf("customer:  %s\nname:      ", pos[0]);
+    put_text(name);
+    printf("\ndisabled:  %s\ncreated:   %s\n", dis && strcmp(dis, "1") == 0 ? "yes" : "no",
            fmt_time(cr ? atoll(cr) : 0));
     printf("devices:   %zu", d->elements);
     for (size_t i = 0; i < d->elements; i++) {
-        printf("%s%s", i ? ", " : " (", d->element[i]->str);
+        fputs(i ? ", " : " (", stdout);
+        put_text(d->element[i]->str);
     }
     printf("%s\nsessions:  %lld\n", d->elements ? ")" : "", live_sessions(pos[0]));
     freeReplyObject(h);
@@ -658,8 +676,10 @@ static int cmd_user_list(int argc, char **argv)
     for (size_t i = 0; i < m->elements; i++) {
         redisReply *r = rq_get();
         const char *nm = r->element[0]->str, *ds = r->element[1]->str;
-        printf("%s\t%s%s\n", ids[i], nm ? nm : "(missing)",
-               ds && strcmp(ds, "1") == 0 ? "\tdisabled" : "");
+        put_text(ids[i]);
+        putchar('\t');
+        put_text(nm ? nm : "(missing)");
+        printf("%s\n", ds && strcmp(ds, "1") == 0 ? "\tdisabled" : "");
         freeReplyObject(r);
     }
     free(ids);
@@ -785,8 +805,10 @@ static int cmd_device_list(int argc, char **argv)
     for (size_t i = 0; i < m->elements; i++) {
         redisReply *r = rq_get();
         const char *cr = r->element[0]->str, *nm = r->element[1]->str;
-        printf("%s\t%s\t%s\n", m->element[i]->str, fmt_time(cr ? atoll(cr) : 0),
-               nm ? nm : "(missing)");
+        put_text(m->element[i]->str);
+        printf("\t%s\t", fmt_time(cr ? atoll(cr) : 0));
+        put_text(nm ? nm : "(missing)");
+        putchar('\n');
         freeReplyObject(r);
     }
     if (m->elements == 0) {
@@ -966,31 +988,28 @@ static const char audit_tail_usage[] =
     "Prints the last N audit events (default 20, max 10000), oldest first, one per\n"
     "line: TIME EVENT field=value ...\n";
 
-/* Prints a value on one line: control characters become '?'. */
-static void put_clean(const char *s)
-{
-    for (; *s; s++) {
-        putchar((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s);
-    }
-}
-
 static void print_event(const redisReply *e)
 {
     const redisReply *f = e->element[1];
     const char *ev = hash_field(f, "event");
-    printf("%s  %-22s", fmt_time(atoll(e->element[0]->str) / 1000), ev ? ev : "-");
+    ev = ev ? ev : "-";
+    printf("%s  ", fmt_time(atoll(e->element[0]->str) / 1000));
+    put_text(ev);
+    printf("%*s", strlen(ev) < 22 ? (int)(22 - strlen(ev)) : 0, "");
     for (size_t i = 0; f->type == REDIS_REPLY_ARRAY && i + 1 < f->elements; i += 2) {
         const char *k = f->element[i]->str, *v = f->element[i + 1]->str;
         if (strcmp(k, "event") == 0) {
             continue;
         }
-        printf(" %s=", k);
+        putchar(' ');
+        put_text(k);
+        putchar('=');
         if (strpbrk(v, " \t") != NULL || v[0] == '\0') {
             putchar('"');
-            put_clean(v);
+            put_text(v);
             putchar('"');
         } else {
-            put_clean(v);
+            put_text(v);
         }
     }
     putchar('\n');

@@ -66,6 +66,49 @@ def test_user_add_accepts_unicode_names(own_redis, name):
     assert ("name:      %s\n" % name).encode() in show.stdout, show.stdout
 
 
+# ---- freigabectl: names from Redis reach the terminal only when harmless
+
+EVIL = b"\x1b]0;pwned\x07 \xc2\x9b2J\x1b[31m\xff\x7f!"
+
+
+def _terminal_safe(out):
+    """Problems in bytes meant for a terminal: controls other than tab/newline, C1, bad UTF-8."""
+    problems = []
+    try:
+        text = out.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return ["invalid UTF-8: %s" % e]
+    for ch in text:
+        if (ord(ch) < 0x20 and ch not in "\t\n") or 0x7f <= ord(ch) <= 0x9f:
+            problems.append(repr(ch))
+    return problems
+
+
+def test_listings_escape_names_from_redis(own_redis):
+    number = fgtest.new_customer_number()
+    assert add_user(own_redis.url, number, b"Erika").returncode == 0
+    rc = own_redis.client()
+    # as if written by an older version or straight into Redis
+    rc.hset("freigabe:{%s}:user" % number, "name", b"Erika" + EVIL)
+    for dev, name in (("devevil0123456789", b"Phone" + EVIL),
+                      ("devgood0123456789", "Jürgens Telefon 📱".encode())):
+        rc.hset("freigabe:device:" + dev, mapping={"customer": number, "created": "1700000000",
+                                                   "name": name})
+        rc.sadd("freigabe:{%s}:devices" % number, dev)
+    rc.xadd("freigabe:audit", {"event": "test", "customer": number, "ip": "-",
+                               "detail": b"x" + EVIL})
+    outputs = {}
+    for args in (("device", "list", number), ("user", "show", number), ("user", "list"),
+                 ("audit", "tail", "-n", "5")):
+        p = ctl(own_redis.url, *args)
+        assert p.returncode == 0, (args, p.stderr)
+        outputs[" ".join(args[:2])] = p.stdout
+        assert _terminal_safe(p.stdout) == [], (args, p.stdout)
+    assert "Jürgens Telefon 📱".encode() in outputs["device list"], outputs["device list"]
+    assert b"devevil0123456789" in outputs["device list"]
+    assert b"Erika" in outputs["user show"] and b"Erika" in outputs["user list"]
+
+
 # ---- freigabe-app: device names
 
 
