@@ -14,7 +14,8 @@
 #define EX_OK 0
 #define EX_USAGE 1
 #define EX_CONFLICT 2 /* not found or already exists */
-#define EX_REDIS 3
+#define EX_REDIS 3    /* Redis cannot be reached */
+#define EX_REFUSED 4  /* Redis answered a command with an error */
 
 #define ACT_TTL 86400 /* activation code lifetime, seconds */
 #define ACT_LEN 12    /* activation code characters (5 bits each: 60 bits) */
@@ -58,7 +59,11 @@ static const char main_usage[] =
     "  --key-prefix P     Redis key prefix (default \"freigabe:\"; must match the servers)\n"
     "  --help             this text; 'freigabectl COMMAND --help' for one command\n"
     "\n"
-    "exit codes: 0 ok, 1 usage error, 2 not found or conflict, 3 Redis unreachable\n";
+    "exit codes: 0 ok, 1 usage error, 2 not found or conflict, 3 Redis unreachable\n"
+    "            (connection refused, timed out or lost), 4 Redis refused the command\n"
+    "            (an error reply: READONLY, NOPERM, WRONGTYPE, ...). When only the audit\n"
+    "            record of a finished action cannot be written, a warning goes to\n"
+    "            stderr and the exit code is 0.\n";
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -73,40 +78,62 @@ static void *xcheck(void *p)
 
 #define KEY(...) ((char *)xcheck(fg_arena_printf(g.arena, __VA_ARGS__)))
 
-/* Runs one Redis command; on any Redis failure the message is out and we exit 3. */
-static redisReply *rq(const char *fmt, ...)
+/* The reply, or, after a message, NULL for a lost connection (*code = 3) or an error
+ * reply (*code = 4, the reply is freed). */
+static redisReply *checked(redisReply *r, int *code)
 {
-    va_list ap;
-    redisReply *r;
-    va_start(ap, fmt);
-    r = redisvCommand(g.rc, fmt, ap);
-    va_end(ap);
-    if (r == NULL || r->type == REDIS_REPLY_ERROR) {
-        tc_err("Redis command failed: %s%s", r ? r->str : g.rc->errstr,
-               r && strncmp(r->str, "NOAUTH", 6) == 0
+    if (r == NULL) {
+        tc_err("Redis connection failed: %s", g.rc->errstr[0] ? g.rc->errstr : "no reply");
+        *code = EX_REDIS;
+        return NULL;
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+        tc_err("Redis refused the command: %s%s", r->str,
+               strncmp(r->str, "NOAUTH", 6) == 0
                    ? " (give it in --redis redis://:PASSWORD@host:port/db)" : "");
-        exit(EX_REDIS);
+        freeReplyObject(r);
+        *code = EX_REFUSED;
+        return NULL;
     }
     return r;
 }
 
-/* Reads the n-th pipelined reply; exits 3 on failure. */
+/* Runs one Redis command; on a failure the message is out and we exit 3 (no Redis) or
+ * 4 (an error reply). */
+static redisReply *rq(const char *fmt, ...)
+{
+    va_list ap;
+    redisReply *r;
+    int code = EX_OK;
+    va_start(ap, fmt);
+    r = checked(redisvCommand(g.rc, fmt, ap), &code);
+    va_end(ap);
+    if (r == NULL) {
+        exit(code);
+    }
+    return r;
+}
+
+/* Reads the next pipelined reply; exits as rq() does. */
 static redisReply *rq_get(void)
 {
     void *r = NULL;
-    if (redisGetReply(g.rc, &r) != REDIS_OK || r == NULL ||
-        ((redisReply *)r)->type == REDIS_REPLY_ERROR) {
-        tc_err("Redis command failed: %s", r ? ((redisReply *)r)->str : g.rc->errstr);
-        exit(EX_REDIS);
+    int code = EX_OK;
+    if (redisGetReply(g.rc, &r) != REDIS_OK) {
+        r = NULL;
+    }
+    if ((r = checked(r, &code)) == NULL) {
+        exit(code);
     }
     return r;
 }
 
 static int connect_redis(void)
 {
-    int bad_url = 0;
-    g.rc = tc_redis_connect(g.redis_url, REDIS_TIMEOUT_MS, &bad_url);
-    return g.rc ? EX_OK : bad_url ? EX_USAGE : EX_REDIS;
+    int why = 0;
+    g.rc = tc_redis_connect(g.redis_url, REDIS_TIMEOUT_MS, &why);
+    return g.rc ? EX_OK
+         : why == TC_REDIS_BAD_URL ? EX_USAGE : why == TC_REDIS_REFUSED ? EX_REFUSED : EX_REDIS;
 }
 
 static int valid_chars(const char *s, size_t max, const char *extra)
@@ -183,14 +210,23 @@ static int need_user(const char *c)
     return EX_OK;
 }
 
-/* Records an admin action in the audit stream (never secrets). */
+/* Records an admin action in the audit stream (never secrets). It comes after the action:
+ * when only the record fails, the action stands, so this warns and the exit code stays. */
 static void audit(const char *event, const char *customer, const char *detail)
 {
     const char *who = getenv("SUDO_USER") ? getenv("SUDO_USER") : getenv("USER");
     char *d = KEY("freigabectl%s%s%s%s", who ? " by " : "", who ? who : "",
                   detail ? ": " : "", detail ? detail : "");
-    freeReplyObject(rq("XADD %s MAXLEN ~ " AUDIT_MAXLEN " * event %s customer %s ip %s detail %s",
-                       KEY("%saudit", g.prefix), event, customer, "-", d));
+    redisReply *r = redisCommand(g.rc, "XADD %s MAXLEN ~ " AUDIT_MAXLEN
+                                 " * event %s customer %s ip %s detail %s",
+                                 KEY("%saudit", g.prefix), event, customer, "-", d);
+    if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+        tc_err("warning: %s for customer %s is done, but its audit record could not be "
+               "written: %s", event, customer, r ? r->str : g.rc->errstr);
+    }
+    if (r) {
+        freeReplyObject(r);
+    }
 }
 
 /* Parses a command's options; prints usage on --help. Returns -1 ok, or an exit code. */

@@ -109,6 +109,56 @@ def test_listings_escape_names_from_redis(own_redis):
     assert b"Erika" in outputs["user show"] and b"Erika" in outputs["user list"]
 
 
+# ---- freigabectl: exit codes - 3 only when Redis cannot be reached
+
+
+def test_exit_code_unreachable_redis():
+    p = ctl("redis://127.0.0.1:%d/0" % fgtest.free_port(), "user", "list")
+    assert p.returncode == 3, (p.returncode, p.stderr)
+
+
+def test_exit_code_error_reply_is_not_unreachable(own_redis):
+    rc = own_redis.client()
+    prefix = "broken%d:" % time.time_ns()
+    rc.set(prefix + "users", "not a set")
+    p = ctl(own_redis.url, "--key-prefix", prefix, "user", "list")
+    assert p.returncode == 4, (p.returncode, p.stderr)
+    assert b"WRONGTYPE" in p.stderr, p.stderr
+    # help and README name it
+    h = subprocess.run([str(FREIGABECTL), "--help"], stdout=subprocess.PIPE, timeout=10)
+    assert re.search(rb"4 Redis refused", h.stdout), h.stdout
+
+
+def test_exit_code_read_only_replica(own_redis):
+    rep = fgtest.Redis().start()
+    try:
+        rep.client().replicaof("127.0.0.1", own_redis.port)
+        p = add_user(rep.url, fgtest.new_customer_number(), b"Erika")
+        assert p.returncode == 4, (p.returncode, p.stderr)
+        assert b"READONLY" in p.stderr, p.stderr
+    finally:
+        rep.stop()
+
+
+def test_failed_audit_after_the_action_is_a_warning(own_redis):
+    rc = own_redis.client()
+    prefix = "noaudit%d:" % time.time_ns()
+    rc.set(prefix + "audit", "not a stream")   # every XADD now fails with WRONGTYPE
+    number = fgtest.new_customer_number()
+    p = ctl(own_redis.url, "--key-prefix", prefix, "user", "add", number, "--name", "Erika",
+            "--password-stdin", "--argon2-ops", "1", "--argon2-mem", "8M",
+            stdin=b"pw-geheim-123\n")
+    assert p.returncode == 0, (p.returncode, p.stderr)
+    assert b"warning" in p.stderr and b"audit" in p.stderr, p.stderr
+    assert rc.hget(prefix + "{%s}:user" % number, "name") == b"Erika"
+    p = ctl(own_redis.url, "--key-prefix", prefix, "user", "disable", number)
+    assert p.returncode == 0, (p.returncode, p.stderr)
+    assert rc.hget(prefix + "{%s}:user" % number, "disabled") == b"1"
+    p = ctl(own_redis.url, "--key-prefix", prefix, "device", "activate", number)
+    assert p.returncode == 0, (p.returncode, p.stderr)
+    assert re.match(rb"^[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}\n", p.stdout), p.stdout
+
+
 # ---- freigabe-app: device names
 
 
