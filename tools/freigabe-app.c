@@ -89,6 +89,10 @@ static const char main_usage[] =
     "  --help                this text; 'freigabe-app COMMAND --help' for one command\n"
     "\n"
     "The PIN (4-12 digits) unlocks the device key; after 10 wrong PINs the key is wiped.\n"
+    "Each try is counted in the state file before the PIN is checked (a state that\n"
+    "cannot be written allows no tries), and the right PIN resets the count. This stops\n"
+    "guessing on the device; the sealed key in the state file must never leave it: a\n"
+    "copy can be attacked offline, where no counter applies and a short PIN falls fast.\n"
     "exit codes: 0 ok, 1 usage, 2 refused by the server, 3 network/server error,\n"
     "            4 update required, 5 wrong PIN or no key\n";
 
@@ -338,29 +342,48 @@ static int open_key(const char *pin, devkey_t *dk)
     return rc;
 }
 
-/* Counts a wrong PIN; wipes the key after the last try. Returns EX_PIN. */
-static int wrong_pin(void)
+static void set_wrong_pins(json_int_t n)
 {
-    json_int_t n = json_integer_value(json_object_get(g.state, "wrong_pins")) + 1;
     json_object_set_new(g.state, "wrong_pins", json_integer(n));
-    if (n >= MAX_WRONG_PINS) {
-        json_object_set_new(g.state, "key", json_null());
-        json_object_set_new(g.state, "wiped", json_true());
-        state_save();
-        tc_err("wrong PIN %d times: the device key has been wiped; ask for a new activation "
-               "code and enroll again", MAX_WRONG_PINS);
-    } else {
-        state_save();
-        tc_err("wrong PIN; %lld tr%s left before the device key is wiped",
-               (long long)(MAX_WRONG_PINS - n), MAX_WRONG_PINS - n == 1 ? "y" : "ies");
-    }
+}
+
+/* Wipes the key after the last wrong PIN. Returns EX_PIN. */
+static int wipe_key(void)
+{
+    json_object_set_new(g.state, "key", json_null());
+    json_object_set_new(g.state, "wiped", json_true());
+    state_save();
+    tc_err("wrong PIN %d times: the device key has been wiped; ask for a new activation "
+           "code and enroll again", MAX_WRONG_PINS);
     return EX_PIN;
+}
+
+/*
+ * Counts the attempt as wrong in the state file before the PIN is tried, so that an
+ * attempt cut short during the KDF (Ctrl-C, kill) still counts, and a state that cannot
+ * be written (read-only directory, full disk) allows no tries at all instead of
+ * unlimited ones. *n is the attempt's number. EX_OK, or EX_PIN after a message.
+ */
+static int count_attempt(json_int_t *n)
+{
+    *n = json_integer_value(json_object_get(g.state, "wrong_pins")) + 1;
+    if (*n > MAX_WRONG_PINS) {
+        return wipe_key(); /* the last attempt was counted, its wipe did not happen */
+    }
+    set_wrong_pins(*n);
+    if (state_save() != EX_OK) {
+        tc_err("cannot record the PIN attempt, so not trying the PIN (the count of wrong "
+               "PINs must be saved first)");
+        return EX_PIN;
+    }
+    return EX_OK;
 }
 
 /* Unlocks the device key with an already read PIN. EX_OK or EX_PIN. */
 static int unlock_with(const char *pin, devkey_t *dk)
 {
     int r;
+    json_int_t n;
     const json_t *key = json_object_get(g.state, "key");
     if (json_is_true(json_object_get(g.state, "wiped")) || !json_is_object(key)) {
         tc_err("the device key was wiped; ask for a new activation code and enroll again");
@@ -370,17 +393,25 @@ static int unlock_with(const char *pin, devkey_t *dk)
         tc_err("the PIN has 4 to 12 digits");
         return EX_PIN;
     }
+    if (count_attempt(&n) != EX_OK) {
+        return EX_PIN;
+    }
     r = open_key(pin, dk);
     if (r < 0) {
         tc_err("the key in %s is damaged; enroll again", g.state_path);
         return EX_PIN;
     }
-    if (r == 1) {
-        return wrong_pin();
+    if (r == 1 && n >= MAX_WRONG_PINS) {
+        return wipe_key();
     }
-    if (json_integer_value(json_object_get(g.state, "wrong_pins")) != 0) {
-        json_object_set_new(g.state, "wrong_pins", json_integer(0));
-        state_save();
+    if (r == 1) {
+        tc_err("wrong PIN; %lld tr%s left before the device key is wiped",
+               (long long)(MAX_WRONG_PINS - n), MAX_WRONG_PINS - n == 1 ? "y" : "ies");
+        return EX_PIN;
+    }
+    set_wrong_pins(0);
+    if (state_save() != EX_OK) {
+        tc_err("warning: the right PIN could not reset the count of wrong PINs");
     }
     return EX_OK;
 }

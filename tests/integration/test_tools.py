@@ -171,3 +171,117 @@ def test_enroll_refuses_bad_device_name(pool):
     assert p.returncode == 1, (p.returncode, p.stdout, p.stderr)
     p = app.run("enroll", "--code", code, "--device-name", "Jürgens Telefon", pin=app.pin)
     assert p.returncode == 0, (p.returncode, p.stdout, p.stderr)
+
+
+# ---- freigabe-app: the wrong-PIN counter
+
+
+def _state(app):
+    return json.loads((app.state / "state.json").read_text())
+
+
+def _reseal_slow(app, ops):
+    """Seals the app's key again with a slower Argon2id (same PIN), so that a test can
+    watch the state file while one PIN attempt is being checked."""
+    import nacl.bindings as nb
+    import nacl.pwhash
+    st = _state(app)
+    k = st["key"]
+    ad = ("freigabe-app-key-v1:" + st["public_key"]).encode()
+    key = nacl.pwhash.argon2id.kdf(32, app.pin.encode(), fgtest.b64u_decode(k["salt"]),
+                                   opslimit=k["ops"], memlimit=k["mem"])
+    sk = nb.crypto_aead_xchacha20poly1305_ietf_decrypt(
+        fgtest.b64u_decode(k["ct"]), ad, fgtest.b64u_decode(k["nonce"]), key)
+    salt, nonce = os.urandom(16), os.urandom(24)
+    key = nacl.pwhash.argon2id.kdf(32, app.pin.encode(), salt, opslimit=ops, memlimit=k["mem"])
+    k.update(ops=ops, salt=fgtest.b64u(salt), nonce=fgtest.b64u(nonce),
+             ct=fgtest.b64u(nb.crypto_aead_xchacha20poly1305_ietf_encrypt(sk, ad, nonce, key)))
+    (app.state / "state.json").write_text(json.dumps(st, indent=2))
+
+
+@pytest.fixture
+def enrolled_app(pool):
+    srv = pool.get("apache", "main")
+    cust = fgtest.create_customer(srv, app="cli")
+    return srv, cust
+
+
+def test_pin_attempt_counted_before_the_kdf(enrolled_app):
+    srv, cust = enrolled_app
+    app = cust.app
+    _reseal_slow(app, 12)
+    argv = [str(FREIGABE_APP), "--server", app.server_url, "--state", str(app.state),
+            "pending", "--pin-stdin"]
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    proc.stdin.write((app.pin + "\n").encode())
+    proc.stdin.close()
+    seen = False
+    deadline = time.time() + 30
+    while time.time() < deadline and proc.poll() is None:
+        try:
+            seen = _state(app).get("wrong_pins") == 1
+        except ValueError:
+            seen = False   # caught between write and rename: try again
+        if seen:
+            proc.kill()   # the attempt is on its way and already counted
+            break
+        time.sleep(0.005)
+    proc.wait(10)
+    out, err = proc.stdout.read(), proc.stderr.read()
+    assert seen, "the right PIN was tried without counting the attempt first: rc %s %r" % (
+        proc.returncode, err)
+    assert _state(app)["wrong_pins"] == 1, "an interrupted attempt did not count"
+    # the right PIN then resets the counter
+    p = app.pending()
+    assert p.returncode == 0, p.stderr
+    assert _state(app)["wrong_pins"] == 0
+
+
+def test_read_only_state_gives_no_pin_tries(enrolled_app):
+    srv, cust = enrolled_app
+    app = cust.app
+    state = app.state
+    nobody = 65534
+    for path in (state, state / "state.json"):
+        os.chown(path, nobody, nobody)
+    os.chmod(state, 0o500)   # nobody can read its state but not write it
+    try:
+        argv = ["setpriv", "--reuid=%d" % nobody, "--regid=%d" % nobody, "--clear-groups",
+                str(FREIGABE_APP), "--server", app.server_url, "--state", str(state),
+                "pending", "--pin-stdin"]
+        codes = []
+        for pin in ["000000"] * 11 + [app.pin]:
+            p = subprocess.run(argv, input=(pin + "\n").encode(), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, timeout=fgtest.TOOL_TIMEOUT)
+            codes.append(p.returncode)
+        assert codes[-1] != 0, "12th PIN guess accepted with a read-only state: %r" % codes
+        assert set(codes) == {5}, (codes, p.stderr)
+        assert b"not trying the PIN" in p.stderr, p.stderr
+    finally:
+        os.chmod(state, 0o700)
+    assert _state(app).get("wrong_pins", 0) == 0 and not _state(app).get("wiped")
+    assert app.pending().returncode == 0, "the key suffered from refused attempts"
+
+
+def test_ten_wrong_pins_wipe_the_key(enrolled_app):
+    srv, cust = enrolled_app
+    app = cust.app
+    for _ in range(9):
+        assert app.run("pending", pin="000000").returncode == 5
+    assert _state(app)["wrong_pins"] == 9
+    assert app.pending().returncode == 0, "the right PIN after 9 wrong ones"
+    assert _state(app)["wrong_pins"] == 0
+    for _ in range(10):
+        p = app.run("pending", pin="000000")
+        assert p.returncode == 5
+    assert "wiped" in p.stderr, p.stderr
+    st = _state(app)
+    assert st.get("wiped") is True and st.get("key") is None
+    assert app.pending().returncode == 5
+
+
+def test_help_explains_what_the_pin_counter_protects():
+    h = subprocess.run([str(FREIGABE_APP), "--help"], stdout=subprocess.PIPE, timeout=10)
+    text = h.stdout.decode()
+    assert "offline" in text and "10 wrong PINs" in text, text
