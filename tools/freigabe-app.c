@@ -75,7 +75,7 @@ static const char main_usage[] =
     "\n"
     "commands:\n"
     "  enroll --code CODE [--pin-stdin] [--device-name NAME] [--force]\n"
-    "  pending [--wait N] [--pin-stdin]\n"
+    "  pending [--wait N] [--pin-stdin] [--json]\n"
     "  approve [--id ID] [--code CODE] [--pin-stdin]\n"
     "  deny [--id ID] [--not-me] [--pin-stdin]\n"
     "  watch                 interactive: waits for requests and asks you\n"
@@ -837,13 +837,14 @@ static int is_enter_mode(const json_t *rq)
     return (m && strcmp(m, "enter") == 0) || req_code(rq) == NULL;
 }
 
+/* What people see of a request: its code, where it comes from and its countdown. The
+ * challenge id is for machines only (product.md: never shown to people; --json). */
 static void print_request(const json_t *rq)
 {
     const json_t *ctx = json_object_get(rq, "context");
     const char *code = req_code(rq);
-    printf("id:         %s\n", clean(jstr(rq, "id")));
     printf("code:       %s\n", is_enter_mode(rq) ? "(enter mode)" : clean(group_code(code)));
-    printf("expires_in: %lld s\n",
+    printf("expires in: %lld s\n",
            (long long)json_integer_value(json_object_get(rq, "expires_in")));
     printf("ip:         %s\n", clean(jstr(ctx, "ip")));
     printf("browser:    %s\n", clean(jstr(ctx, "browser")));
@@ -851,22 +852,25 @@ static void print_request(const json_t *rq)
 }
 
 static const char pending_usage[] =
-    "usage: freigabe-app pending [--wait N] [--pin-stdin]\n"
+    "usage: freigabe-app pending [--wait N] [--pin-stdin] [--json]\n"
     "\n"
-    "Lists the login requests waiting for this device. Signing needs the device key,\n"
-    "so the PIN is asked (or read from standard input with --pin-stdin).\n"
-    "  --wait N   long-poll up to N seconds (0-60) for a request to appear\n";
+    "Lists the login requests waiting for this device: code, time left, IP address,\n"
+    "browser and time. Signing needs the device key, so the PIN is asked (or read from\n"
+    "standard input with --pin-stdin).\n"
+    "  --wait N   long-poll up to N seconds (0-60) for a request to appear\n"
+    "  --json     print the server's answer as one line of JSON instead, with the\n"
+    "             request ids (for scripts: approve/deny --id take them)\n";
 
 static int cmd_pending(int argc, char **argv)
 {
     const char *wait_s = NULL;
     long long wait = 0;
-    int pin_stdin = 0, rc;
+    int pin_stdin = 0, as_json = 0, rc;
     json_t *ans = NULL, *reqs = NULL;
     devkey_t *dk;
     const tc_opt_t opts[] = { { "--wait", 1, &wait_s, NULL },
                               { "--pin-stdin", 0, NULL, &pin_stdin },
-                              GLOBAL_OPTS, OPTS_END };
+                              { "--json", 0, NULL, &as_json }, GLOBAL_OPTS, OPTS_END };
     if ((rc = parse_cmd(argc, argv, opts, pending_usage)) >= 0) {
         return rc;
     }
@@ -879,7 +883,11 @@ static int cmd_pending(int argc, char **argv)
     }
     dk = devkey_new();
     if ((rc = unlock(pin_stdin, "App PIN: ", dk)) == EX_OK &&
-        (rc = fetch_pending(dk, (int)wait, &ans, &reqs)) == EX_OK) {
+        (rc = fetch_pending(dk, (int)wait, &ans, &reqs)) == EX_OK && as_json) {
+        char *text = xcheck(json_dumps(ans, JSON_COMPACT | JSON_PRESERVE_ORDER));
+        printf("%s\n", text);
+        free(text);
+    } else if (rc == EX_OK) {
         for (size_t i = 0; i < json_array_size(reqs); i++) {
             printf("%s", i ? "\n" : "");
             print_request(json_array_get(reqs, i));
@@ -948,8 +956,7 @@ static int approve_code(const json_t *rq, const char *given, const char **code)
     if (!is_enter_mode(rq)) {
         *code = req_code(rq);
         if (given && strcmp(digits_only(given), *code) != 0) {
-            tc_err("--code does not match the code of request %s; not approving",
-                   clean(jstr(rq, "id")));
+            tc_err("--code does not match the code of the pending request; not approving");
             return EX_REFUSED;
         }
         return EX_OK;
@@ -1013,7 +1020,13 @@ static int decide(const decide_t *d)
         rc = respond(dk, jstr(rq, "id"), "approve", code, NULL, &status);
     }
     if (rc == EX_OK) {
-        printf("%s: %s\n", clean(jstr(rq, "id")), clean(status));
+        const json_t *ctx = json_object_get(rq, "context");
+        printf("%s: ", clean(status));
+        if (code || !is_enter_mode(rq)) {
+            printf("code %s, ", clean(group_code(code ? code : req_code(rq))));
+        }
+        printf("from %s (%s), %s\n", clean(jstr(ctx, "ip")), clean(jstr(ctx, "browser")),
+               ctx_time(ctx));
     }
     json_decref(ans);
     sodium_free(dk);

@@ -285,3 +285,50 @@ def test_help_explains_what_the_pin_counter_protects():
     h = subprocess.run([str(FREIGABE_APP), "--help"], stdout=subprocess.PIPE, timeout=10)
     text = h.stdout.decode()
     assert "offline" in text and "10 wrong PINs" in text, text
+
+
+# ---- freigabe-app: challenge ids are never shown to people
+
+
+def _challenge_id_of(srv, browser, customer):
+    """Starts a login and returns its challenge id, read from the push notice."""
+    ps = srv.redis.client().pubsub()
+    ps.subscribe("freigabe:push")
+    ps.get_message(timeout=2)   # the subscribe confirmation
+    browser.start(customer)
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        m = ps.get_message(timeout=1)
+        if m and m["type"] == "message":
+            doc = json.loads(m["data"])
+            if doc.get("customer") == customer.number:
+                ps.close()
+                return doc["challenge"]
+    raise AssertionError("no push notice for the challenge")
+
+
+def test_app_never_prints_challenge_ids(enrolled_app):
+    srv, cust = enrolled_app
+    b = Browser(srv)
+    cid = _challenge_id_of(srv, b, cust)
+    assert len(cid) >= 22
+    code = fgtest.page_code(b.wait_page().text)
+    p = cust.app.pending()
+    assert p.returncode == 0, p.stderr
+    assert cid not in p.stdout + p.stderr, p.stdout
+    grouped = "%s %s" % (code[:3], code[3:])
+    assert grouped in p.stdout and "127.0.0.1" in p.stdout, p.stdout
+    assert re.search(r"expires in:? +\d+ s", p.stdout), p.stdout
+    # machines may ask for the ids
+    j = cust.app.run("pending", "--json", pin=cust.app.pin)
+    assert j.returncode == 0 and cid in j.stdout, (j.returncode, j.stdout, j.stderr)
+    a = cust.app.approve()
+    assert a.returncode == 0, a.stderr
+    assert cid not in a.stdout + a.stderr, a.stdout
+    assert "approved" in a.stdout and grouped in a.stdout and "127.0.0.1" in a.stdout, a.stdout
+    # deny too
+    b2 = Browser(srv)
+    cid2 = _challenge_id_of(srv, b2, cust)
+    d = cust.app.deny()
+    assert d.returncode == 0, d.stderr
+    assert cid2 not in d.stdout + d.stderr and "denied" in d.stdout, d.stdout
