@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 APLOG_USE_MODULE(freigabe);
 
@@ -154,7 +155,22 @@ int fgr_pool_matches(const fgr_pool_t *p, const fg_config_t *cfg)
            strcmp(p->url, fg_config_redis_url(cfg)) == 0;
 }
 
-/* A connection of the current generation; stale ones are destroyed on the way. */
+/* True when Redis has closed an idle connection (a restart, Redis' own `timeout`): the
+ * EOF or reset is waiting on the socket. Checked before anything is sent, so that such a
+ * connection is replaced without a request ever being sent twice. Data waiting on an
+ * idle connection means it is out of step: not trusted either. */
+static int gone(const conn_t *k)
+{
+    char b;
+    if (k->uses == 0) {
+        return 0;
+    }
+    ssize_t n = recv(k->c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+/* A live connection of the current generation; stale and closed ones are destroyed on
+ * the way. */
 static int take(fgr_pool_t *p, request_rec *r, conn_t **out)
 {
     for (int i = 0; i <= p->max + 1; i++) {
@@ -165,7 +181,7 @@ static int take(fgr_pool_t *p, request_rec *r, conn_t **out)
             return APR_STATUS_IS_TIMEUP(rv) ? FG_ERR_TIMEOUT : FG_ERR_REDIS_DOWN;
         }
         conn_t *k = res;
-        if (k->gen == apr_atomic_read32(&p->gen)) {
+        if (k->gen == apr_atomic_read32(&p->gen) && !gone(k)) {
             *out = k;
             return FG_OK;
         }
@@ -189,15 +205,43 @@ static int drop(fgr_pool_t *p, request_rec *r, conn_t *k, const char *why)
     return err;
 }
 
-/* The peer closed the socket (as after a Redis restart), rather than timing out. */
-static int closed(const redisContext *c)
+/* Error replies after which the connection is not used again: its server has become a
+ * replica (READONLY, as after a failover behind a virtual IP: a new connection reaches
+ * the new master), is loading its data (LOADING), or has lost its master (MASTERDOWN).
+ * Nothing else would ever retire it, since it answers. */
+static int retire_after(const redisReply *rep)
 {
-    return c->err == REDIS_ERR_EOF ||
-           (c->err == REDIS_ERR_IO && (errno == ECONNRESET || errno == EPIPE));
+    static const char *const words[] = {"READONLY", "LOADING", "MASTERDOWN"};
+    if (rep->type != REDIS_REPLY_ERROR || rep->str == NULL) {
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+        size_t n = strlen(words[i]);
+        if (rep->len >= n && strncmp(rep->str, words[i], n) == 0 &&
+            (rep->len == n || rep->str[n] == ' ')) {
+            return 1;
+        }
+    }
+    return 0;
 }
 
-/* One attempt. *again is set when a reused connection was found dead before any reply
- * arrived (Redis restarted while it sat idle): then a fresh connection may try again. */
+/* Sends what is appended. *again is set when the very first write failed: then nothing
+ * of the pipeline has reached Redis and it may be sent again on another connection. Once
+ * a byte is out, Redis may have run the commands (an INCR must not count twice). */
+static int flush(redisContext *c, int *again)
+{
+    int done = 0, first = 1;
+    do {
+        if (redisBufferWrite(c, &done) != REDIS_OK) {
+            *again = first;
+            return -1;
+        }
+        first = 0;
+    } while (!done);
+    return 0;
+}
+
+/* One attempt; *again as flush() sets it. */
 static int attempt(fgr_pool_t *p, request_rec *r, const fg_cmd_t *cmds, size_t n,
                    fg_arena_t *arena, fg_reply_t **out, int *again)
 {
@@ -212,11 +256,18 @@ static int attempt(fgr_pool_t *p, request_rec *r, const fg_cmd_t *cmds, size_t n
             return drop(p, r, k, NULL);
         }
     }
+    if (flush(k->c, again) != 0) {
+        return drop(p, r, k, NULL);
+    }
     for (size_t i = 0; i < n; i++) {
         void *rep = NULL;
         if (redisGetReply(k->c, &rep) != REDIS_OK) {
-            *again = i == 0 && k->uses > 0 && closed(k->c);
             return drop(p, r, k, NULL);
+        }
+        if (retire_after(rep)) {
+            const char *why = apr_pstrdup(r->pool, ((redisReply *)rep)->str);
+            freeReplyObject(rep);
+            return drop(p, r, k, why);
         }
         out[i] = fg_reply_from_hiredis(arena, rep);
         freeReplyObject(rep);

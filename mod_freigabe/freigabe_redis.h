@@ -24,9 +24,12 @@ FGR_API fgr_pool_t *fgr_pool_create(apr_pool_t *p, server_rec *s, const fg_confi
  * Runs `n` commands pipelined on one pooled connection (all appended, then all replies
  * read), converting each reply into `arena` at out[i] (out has room for n pointers).
  * Returns FG_OK, FG_ERR_TIMEOUT (Redis did not answer in time) or FG_ERR_REDIS_DOWN
- * (no connection, lost connection, out of memory). On an error the connection is
- * destroyed, every older idle connection is retired, and out[] must not be used.
- * `r` is only used for logging. A NULL pool counts as Redis down.
+ * (no connection, lost connection, out of memory, or a READONLY / LOADING / MASTERDOWN
+ * reply: the server is no master now). On an error the connection is destroyed, every
+ * older idle connection is retired, and out[] must not be used. The pipeline is sent a
+ * second time (on a fresh connection) only when not a byte of it went out the first
+ * time: a lost reply is a 503, never a command run twice. `r` is only used for logging.
+ * A NULL pool counts as Redis down.
  */
 FGR_API int fgr_exec(fgr_pool_t *pool, request_rec *r, const fg_cmd_t *cmds, size_t n,
                      fg_arena_t *arena, fg_reply_t **out);

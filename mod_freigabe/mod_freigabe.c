@@ -14,6 +14,7 @@
 #include "fg.h"
 #include "freigabe_redis.h"
 
+#include <sodium.h>
 #include <string.h>
 
 #define BODY_MAX (64 * 1024)
@@ -31,6 +32,11 @@ typedef struct {
 } srv_t;
 
 static volatile apr_uint32_t hashing; /* Argon2id jobs running in this process */
+static volatile apr_uint32_t waiting; /* long polls asleep in this process */
+/* A long poll holds its thread while it sleeps: at most this many at once per process
+ * (a quarter of the threads, set in child_init), so that one device's parallel polls
+ * cannot take every thread. Beyond it a poll answers at once and the app polls again. */
+static apr_uint32_t max_waiting = 1;
 
 static srv_t *conf(server_rec *s)
 {
@@ -254,6 +260,7 @@ static void child_init(apr_pool_t *p, server_rec *main)
     int threads = 1;
     fgr_pool_t *last = NULL;
     ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads);
+    max_waiting = threads / 4 > 1 ? (apr_uint32_t)(threads / 4) : 1;
     for (server_rec *s = main; s; s = s->next) {
         srv_t *sc = conf(s);
         if (!sc->ready) {
@@ -306,7 +313,6 @@ static void run_hash(srv_t *sc, fg_action_t *a)
     apr_atomic_dec32(&hashing);
 }
 
-/* The step loop: executes what the engine asks for until the response is ready. */
 /* True once this child is asked to stop (graceful restart, stop): long polls end early. */
 static int stopping(void)
 {
@@ -314,29 +320,45 @@ static int stopping(void)
     return ap_mpm_query(AP_MPMQ_MPM_STATE, &state) == APR_SUCCESS && state == AP_MPMQ_STOPPING;
 }
 
+/* One long-poll sleep. *asleep tells whether this request holds a `waiting` slot; the
+ * first sleep takes one, or, with none left, the poll answers now (the app polls again). */
+static void run_sleep(fg_action_t *a, int *asleep)
+{
+    if (!*asleep) {
+        if (apr_atomic_inc32(&waiting) >= max_waiting) {
+            apr_atomic_dec32(&waiting);
+            fg_action_stop_waiting(a);
+            return;
+        }
+        *asleep = 1;
+    }
+    apr_sleep(apr_time_from_msec(fg_action_sleep_ms(a)));
+    fg_action_set_now(a, apr_time_sec(apr_time_now()));
+    if (stopping()) {
+        fg_action_stop_waiting(a);
+    }
+}
+
+/* The step loop: executes what the engine asks for until the response is ready. */
 static const fg_response_t *drive(request_rec *r, srv_t *sc, fg_action_t *a)
 {
     fg_step_t st;
+    int asleep = 0;
     while ((st = fg_action_step(a)) != FG_STEP_DONE) {
-        switch (st) {
-        case FG_STEP_REDIS:
+        if (st == FG_STEP_REDIS) {
             run_redis(r, sc, a);
-            break;
-        case FG_STEP_HASH:
+        } else if (st == FG_STEP_HASH) {
             run_hash(sc, a);
+        } else if (st == FG_STEP_SLEEP) {
+            run_sleep(a, &asleep);
+        } else {
             break;
-        case FG_STEP_SLEEP:
-            apr_sleep(apr_time_from_msec(fg_action_sleep_ms(a)));
-            fg_action_set_now(a, apr_time_sec(apr_time_now()));
-            if (stopping()) {
-                fg_action_stop_waiting(a); /* answer the long poll now: the app polls again */
-            }
-            break;
-        default:
-            return NULL;
         }
     }
-    return fg_action_response(a);
+    if (asleep) {
+        apr_atomic_dec32(&waiting);
+    }
+    return st == FG_STEP_DONE ? fg_action_response(a) : NULL;
 }
 
 static const char *hdr(request_rec *r, const char *name)
@@ -425,12 +447,7 @@ static int grant(request_rec *r, const fg_response_t *resp)
     for (size_t i = 0; i < resp->nupstream; i++) {
         apr_table_set(r->headers_in, resp->upstream[i].name, resp->upstream[i].value);
     }
-    if (resp->upstream_cookie && resp->upstream_cookie[0]) {
-        apr_table_set(r->headers_in, "Cookie", resp->upstream_cookie);
-    } else if (resp->upstream_cookie) {
-        apr_table_unset(r->headers_in, "Cookie");
-    }
-    return OK;
+    return OK; /* the module's cookies leave the Cookie header in fixups (strip_cookies) */
 }
 
 /* The one place where an engine decision becomes an Apache result. */
@@ -477,6 +494,60 @@ static int hygiene(request_rec *r)
     return DECLINED;
 }
 
+/* True when r is served by the endpoints (SetHandler freigabe). During the access checks
+ * r->handler is not set yet (core sets it from SetHandler in fixups), so the location's
+ * SetHandler is read as well. */
+static int for_endpoints(request_rec *r)
+{
+    const core_dir_config *d = ap_get_core_module_config(r->per_dir_config);
+    const char *h = r->handler;
+    if (h == NULL && d->expr_handler) {
+        const char *err = NULL;
+        h = ap_expr_str_exec(r, d->expr_handler, &err);
+        h = err ? NULL : h;
+    } else if (h == NULL) {
+        h = d->handler;
+    }
+    return h != NULL && strcasecmp(h, HANDLER) == 0;
+}
+
+/* The endpoints are never behind AuthType Freigabe: a location inside a protected one
+ * (<Location /> AuthType Freigabe, <Location /freigabe> SetHandler freigabe) inherits it,
+ * and the login page would then redirect to itself. Runs after mod_authz_core's userless
+ * check (APR_HOOK_LAST), i.e. only when every Require in force could pass with a user:
+ * a Require that denies without one (Require ip ...) still denies. */
+static int endpoints_open(request_rec *r)
+{
+    const char *type = ap_auth_type(r);
+    if (type && strcasecmp(type, AUTH_TYPE) == 0 && for_endpoints(r)) {
+        return OK;
+    }
+    return DECLINED;
+}
+
+/* Removes the module's cookies from the Cookie header of every request of a server that
+ * uses Freigabe, protected or not (a plain ProxyPass location too): the session cookie is
+ * a bearer token no upstream needs. Only the endpoints, which read them, keep them. */
+static int strip_cookies(request_rec *r)
+{
+    const char *cookie = hdr(r, "Cookie");
+    if (cookie == NULL || !conf(r->server)->ready || for_endpoints(r)) {
+        return DECLINED;
+    }
+    fg_arena_t *arena = fg_arena_new();
+    if (arena == NULL) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    const char *rest = fg_upstream_cookie(arena, cookie);
+    if (rest && rest[0]) {
+        apr_table_set(r->headers_in, "Cookie", rest);
+    } else if (rest) {
+        apr_table_unset(r->headers_in, "Cookie");
+    }
+    fg_arena_free(arena);
+    return DECLINED;
+}
+
 static srv_t *ready(request_rec *r)
 {
     srv_t *sc = conf(r->server);
@@ -503,6 +574,19 @@ static int authn(request_rec *r)
     return outcome(r, FG_KIND_PROTECT, act(r, sc, FG_KIND_PROTECT, &q));
 }
 
+/* The request body holds passwords: wiped when the request ends, whatever the path. */
+typedef struct {
+    char *buf;
+    size_t len;
+} body_t;
+
+static apr_status_t wipe_body(void *data)
+{
+    body_t *b = data;
+    sodium_memzero(b->buf, b->len);
+    return APR_SUCCESS;
+}
+
 /* Reads the request body (at most BODY_MAX) into *buf. */
 static int read_body(request_rec *r, char **buf, size_t *len)
 {
@@ -515,7 +599,10 @@ static int read_body(request_rec *r, char **buf, size_t *len)
     if (r->remaining > BODY_MAX) {
         return HTTP_REQUEST_ENTITY_TOO_LARGE;
     }
-    *buf = apr_palloc(r->pool, BODY_MAX + 1);
+    body_t *b = apr_palloc(r->pool, sizeof(*b));
+    b->len = BODY_MAX + 1;
+    b->buf = *buf = apr_palloc(r->pool, b->len);
+    apr_pool_cleanup_register(r->pool, b, wipe_body, apr_pool_cleanup_null);
     long n;
     while ((n = ap_get_client_block(r, *buf + *len, BODY_MAX + 1 - *len)) > 0) {
         *len += n;
@@ -545,7 +632,11 @@ static int handler(request_rec *r)
     fill(r, &q);
     q.body = (const unsigned char *)body;
     q.body_len = len;
-    return outcome(r, FG_KIND_ENDPOINT, act(r, sc, FG_KIND_ENDPOINT, &q));
+    const fg_response_t *resp = act(r, sc, FG_KIND_ENDPOINT, &q);
+    if (body) {
+        sodium_memzero(body, len); /* done with it: not kept while the answer is sent */
+    }
+    return outcome(r, FG_KIND_ENDPOINT, resp);
 }
 
 static void register_hooks(apr_pool_t *p)
@@ -556,6 +647,9 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_child_init(child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_read_request(hygiene, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_check_authn(authn, NULL, NULL, APR_HOOK_MIDDLE, AP_AUTH_INTERNAL_PER_CONF);
+    ap_hook_check_access_ex(endpoints_open, NULL, NULL, APR_HOOK_REALLY_LAST,
+                            AP_AUTH_INTERNAL_PER_CONF);
+    ap_hook_fixups(strip_cookies, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_handler(handler, NULL, NULL, APR_HOOK_MIDDLE);
 }
 

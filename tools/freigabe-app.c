@@ -38,6 +38,7 @@
 #define BODY_MAX (1 << 20)
 #define NONCE_BYTES 18
 #define KEY_AD_PREFIX "freigabe-app-key-v1:"
+#define DEVICE_NAME_MAX 64 /* what the server keeps; the engine's rule is fg_text_ok */
 
 static const char act_alphabet[] = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ";
 
@@ -74,7 +75,7 @@ static const char main_usage[] =
     "\n"
     "commands:\n"
     "  enroll --code CODE [--pin-stdin] [--device-name NAME] [--force]\n"
-    "  pending [--wait N] [--pin-stdin]\n"
+    "  pending [--wait N] [--pin-stdin] [--json]\n"
     "  approve [--id ID] [--code CODE] [--pin-stdin]\n"
     "  deny [--id ID] [--not-me] [--pin-stdin]\n"
     "  watch                 interactive: waits for requests and asks you\n"
@@ -88,6 +89,10 @@ static const char main_usage[] =
     "  --help                this text; 'freigabe-app COMMAND --help' for one command\n"
     "\n"
     "The PIN (4-12 digits) unlocks the device key; after 10 wrong PINs the key is wiped.\n"
+    "Each try is counted in the state file before the PIN is checked (a state that\n"
+    "cannot be written allows no tries), and the right PIN resets the count. This stops\n"
+    "guessing on the device; the sealed key in the state file must never leave it: a\n"
+    "copy can be attacked offline, where no counter applies and a short PIN falls fast.\n"
     "exit codes: 0 ok, 1 usage, 2 refused by the server, 3 network/server error,\n"
     "            4 update required, 5 wrong PIN or no key\n";
 
@@ -337,29 +342,48 @@ static int open_key(const char *pin, devkey_t *dk)
     return rc;
 }
 
-/* Counts a wrong PIN; wipes the key after the last try. Returns EX_PIN. */
-static int wrong_pin(void)
+static void set_wrong_pins(json_int_t n)
 {
-    json_int_t n = json_integer_value(json_object_get(g.state, "wrong_pins")) + 1;
     json_object_set_new(g.state, "wrong_pins", json_integer(n));
-    if (n >= MAX_WRONG_PINS) {
-        json_object_set_new(g.state, "key", json_null());
-        json_object_set_new(g.state, "wiped", json_true());
-        state_save();
-        tc_err("wrong PIN %d times: the device key has been wiped; ask for a new activation "
-               "code and enroll again", MAX_WRONG_PINS);
-    } else {
-        state_save();
-        tc_err("wrong PIN; %lld tr%s left before the device key is wiped",
-               (long long)(MAX_WRONG_PINS - n), MAX_WRONG_PINS - n == 1 ? "y" : "ies");
-    }
+}
+
+/* Wipes the key after the last wrong PIN. Returns EX_PIN. */
+static int wipe_key(void)
+{
+    json_object_set_new(g.state, "key", json_null());
+    json_object_set_new(g.state, "wiped", json_true());
+    state_save();
+    tc_err("wrong PIN %d times: the device key has been wiped; ask for a new activation "
+           "code and enroll again", MAX_WRONG_PINS);
     return EX_PIN;
+}
+
+/*
+ * Counts the attempt as wrong in the state file before the PIN is tried, so that an
+ * attempt cut short during the KDF (Ctrl-C, kill) still counts, and a state that cannot
+ * be written (read-only directory, full disk) allows no tries at all instead of
+ * unlimited ones. *n is the attempt's number. EX_OK, or EX_PIN after a message.
+ */
+static int count_attempt(json_int_t *n)
+{
+    *n = json_integer_value(json_object_get(g.state, "wrong_pins")) + 1;
+    if (*n > MAX_WRONG_PINS) {
+        return wipe_key(); /* the last attempt was counted, its wipe did not happen */
+    }
+    set_wrong_pins(*n);
+    if (state_save() != EX_OK) {
+        tc_err("cannot record the PIN attempt, so not trying the PIN (the count of wrong "
+               "PINs must be saved first)");
+        return EX_PIN;
+    }
+    return EX_OK;
 }
 
 /* Unlocks the device key with an already read PIN. EX_OK or EX_PIN. */
 static int unlock_with(const char *pin, devkey_t *dk)
 {
     int r;
+    json_int_t n;
     const json_t *key = json_object_get(g.state, "key");
     if (json_is_true(json_object_get(g.state, "wiped")) || !json_is_object(key)) {
         tc_err("the device key was wiped; ask for a new activation code and enroll again");
@@ -369,17 +393,25 @@ static int unlock_with(const char *pin, devkey_t *dk)
         tc_err("the PIN has 4 to 12 digits");
         return EX_PIN;
     }
+    if (count_attempt(&n) != EX_OK) {
+        return EX_PIN;
+    }
     r = open_key(pin, dk);
     if (r < 0) {
         tc_err("the key in %s is damaged; enroll again", g.state_path);
         return EX_PIN;
     }
-    if (r == 1) {
-        return wrong_pin();
+    if (r == 1 && n >= MAX_WRONG_PINS) {
+        return wipe_key();
     }
-    if (json_integer_value(json_object_get(g.state, "wrong_pins")) != 0) {
-        json_object_set_new(g.state, "wrong_pins", json_integer(0));
-        state_save();
+    if (r == 1) {
+        tc_err("wrong PIN; %lld tr%s left before the device key is wiped",
+               (long long)(MAX_WRONG_PINS - n), MAX_WRONG_PINS - n == 1 ? "y" : "ies");
+        return EX_PIN;
+    }
+    set_wrong_pins(0);
+    if (state_save() != EX_OK) {
+        tc_err("warning: the right PIN could not reset the count of wrong PINs");
     }
     return EX_OK;
 }
@@ -625,10 +657,12 @@ static const char *format_act_code(const char *in)
 static const char *default_device_name(void)
 {
     char host[128] = "";
+    const char *name;
     if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0') {
         return "freigabe-app";
     }
-    return APRINTF("freigabe-app on %.40s", host); /* the server keeps up to 64 bytes */
+    name = APRINTF("freigabe-app on %.40s", host);
+    return fg_text_ok(name, DEVICE_NAME_MAX) ? name : "freigabe-app";
 }
 
 /* Saves the enrollment answered by the server. */
@@ -686,8 +720,9 @@ static int enroll_precheck(const char *code_in, const char *dev_name, int force,
         tc_err("enroll needs --code CODE (from 'freigabectl device activate')");
         return EX_USAGE;
     }
-    if (dev_name != NULL && (dev_name[0] == '\0' || strlen(dev_name) > 64)) {
-        tc_err("--device-name must have 1 to 64 bytes");
+    if (dev_name != NULL && !fg_text_ok(dev_name, DEVICE_NAME_MAX)) {
+        tc_err("--device-name must be 1 to %d bytes of UTF-8 without control characters",
+               DEVICE_NAME_MAX);
         return EX_USAGE;
     }
     if ((*code = format_act_code(code_in)) == NULL) {
@@ -802,13 +837,14 @@ static int is_enter_mode(const json_t *rq)
     return (m && strcmp(m, "enter") == 0) || req_code(rq) == NULL;
 }
 
+/* What people see of a request: its code, where it comes from and its countdown. The
+ * challenge id is for machines only (product.md: never shown to people; --json). */
 static void print_request(const json_t *rq)
 {
     const json_t *ctx = json_object_get(rq, "context");
     const char *code = req_code(rq);
-    printf("id:         %s\n", clean(jstr(rq, "id")));
     printf("code:       %s\n", is_enter_mode(rq) ? "(enter mode)" : clean(group_code(code)));
-    printf("expires_in: %lld s\n",
+    printf("expires in: %lld s\n",
            (long long)json_integer_value(json_object_get(rq, "expires_in")));
     printf("ip:         %s\n", clean(jstr(ctx, "ip")));
     printf("browser:    %s\n", clean(jstr(ctx, "browser")));
@@ -816,22 +852,25 @@ static void print_request(const json_t *rq)
 }
 
 static const char pending_usage[] =
-    "usage: freigabe-app pending [--wait N] [--pin-stdin]\n"
+    "usage: freigabe-app pending [--wait N] [--pin-stdin] [--json]\n"
     "\n"
-    "Lists the login requests waiting for this device. Signing needs the device key,\n"
-    "so the PIN is asked (or read from standard input with --pin-stdin).\n"
-    "  --wait N   long-poll up to N seconds (0-60) for a request to appear\n";
+    "Lists the login requests waiting for this device: code, time left, IP address,\n"
+    "browser and time. Signing needs the device key, so the PIN is asked (or read from\n"
+    "standard input with --pin-stdin).\n"
+    "  --wait N   long-poll up to N seconds (0-60) for a request to appear\n"
+    "  --json     print the server's answer as one line of JSON instead, with the\n"
+    "             request ids (for scripts: approve/deny --id take them)\n";
 
 static int cmd_pending(int argc, char **argv)
 {
     const char *wait_s = NULL;
     long long wait = 0;
-    int pin_stdin = 0, rc;
+    int pin_stdin = 0, as_json = 0, rc;
     json_t *ans = NULL, *reqs = NULL;
     devkey_t *dk;
     const tc_opt_t opts[] = { { "--wait", 1, &wait_s, NULL },
                               { "--pin-stdin", 0, NULL, &pin_stdin },
-                              GLOBAL_OPTS, OPTS_END };
+                              { "--json", 0, NULL, &as_json }, GLOBAL_OPTS, OPTS_END };
     if ((rc = parse_cmd(argc, argv, opts, pending_usage)) >= 0) {
         return rc;
     }
@@ -844,7 +883,11 @@ static int cmd_pending(int argc, char **argv)
     }
     dk = devkey_new();
     if ((rc = unlock(pin_stdin, "App PIN: ", dk)) == EX_OK &&
-        (rc = fetch_pending(dk, (int)wait, &ans, &reqs)) == EX_OK) {
+        (rc = fetch_pending(dk, (int)wait, &ans, &reqs)) == EX_OK && as_json) {
+        char *text = xcheck(json_dumps(ans, JSON_COMPACT | JSON_PRESERVE_ORDER));
+        printf("%s\n", text);
+        free(text);
+    } else if (rc == EX_OK) {
         for (size_t i = 0; i < json_array_size(reqs); i++) {
             printf("%s", i ? "\n" : "");
             print_request(json_array_get(reqs, i));
@@ -913,8 +956,7 @@ static int approve_code(const json_t *rq, const char *given, const char **code)
     if (!is_enter_mode(rq)) {
         *code = req_code(rq);
         if (given && strcmp(digits_only(given), *code) != 0) {
-            tc_err("--code does not match the code of request %s; not approving",
-                   clean(jstr(rq, "id")));
+            tc_err("--code does not match the code of the pending request; not approving");
             return EX_REFUSED;
         }
         return EX_OK;
@@ -978,7 +1020,13 @@ static int decide(const decide_t *d)
         rc = respond(dk, jstr(rq, "id"), "approve", code, NULL, &status);
     }
     if (rc == EX_OK) {
-        printf("%s: %s\n", clean(jstr(rq, "id")), clean(status));
+        const json_t *ctx = json_object_get(rq, "context");
+        printf("%s: ", clean(status));
+        if (code || !is_enter_mode(rq)) {
+            printf("code %s, ", clean(group_code(code ? code : req_code(rq))));
+        }
+        printf("from %s (%s), %s\n", clean(jstr(ctx, "ip")), clean(jstr(ctx, "browser")),
+               ctx_time(ctx));
     }
     json_decref(ans);
     sodium_free(dk);

@@ -14,7 +14,8 @@
 #define EX_OK 0
 #define EX_USAGE 1
 #define EX_CONFLICT 2 /* not found or already exists */
-#define EX_REDIS 3
+#define EX_REDIS 3    /* Redis cannot be reached */
+#define EX_REFUSED 4  /* Redis answered a command with an error */
 
 #define ACT_TTL 86400 /* activation code lifetime, seconds */
 #define ACT_LEN 12    /* activation code characters (5 bits each: 60 bits) */
@@ -58,7 +59,11 @@ static const char main_usage[] =
     "  --key-prefix P     Redis key prefix (default \"freigabe:\"; must match the servers)\n"
     "  --help             this text; 'freigabectl COMMAND --help' for one command\n"
     "\n"
-    "exit codes: 0 ok, 1 usage error, 2 not found or conflict, 3 Redis unreachable\n";
+    "exit codes: 0 ok, 1 usage error, 2 not found or conflict, 3 Redis unreachable\n"
+    "            (connection refused, timed out or lost), 4 Redis refused the command\n"
+    "            (an error reply: READONLY, NOPERM, WRONGTYPE, ...). When only the audit\n"
+    "            record of a finished action cannot be written, a warning goes to\n"
+    "            stderr and the exit code is 0.\n";
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -73,40 +78,62 @@ static void *xcheck(void *p)
 
 #define KEY(...) ((char *)xcheck(fg_arena_printf(g.arena, __VA_ARGS__)))
 
-/* Runs one Redis command; on any Redis failure the message is out and we exit 3. */
-static redisReply *rq(const char *fmt, ...)
+/* The reply, or, after a message, NULL for a lost connection (*code = 3) or an error
+ * reply (*code = 4, the reply is freed). */
+static redisReply *checked(redisReply *r, int *code)
 {
-    va_list ap;
-    redisReply *r;
-    va_start(ap, fmt);
-    r = redisvCommand(g.rc, fmt, ap);
-    va_end(ap);
-    if (r == NULL || r->type == REDIS_REPLY_ERROR) {
-        tc_err("Redis command failed: %s%s", r ? r->str : g.rc->errstr,
-               r && strncmp(r->str, "NOAUTH", 6) == 0
+    if (r == NULL) {
+        tc_err("Redis connection failed: %s", g.rc->errstr[0] ? g.rc->errstr : "no reply");
+        *code = EX_REDIS;
+        return NULL;
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+        tc_err("Redis refused the command: %s%s", r->str,
+               strncmp(r->str, "NOAUTH", 6) == 0
                    ? " (give it in --redis redis://:PASSWORD@host:port/db)" : "");
-        exit(EX_REDIS);
+        freeReplyObject(r);
+        *code = EX_REFUSED;
+        return NULL;
     }
     return r;
 }
 
-/* Reads the n-th pipelined reply; exits 3 on failure. */
+/* Runs one Redis command; on a failure the message is out and we exit 3 (no Redis) or
+ * 4 (an error reply). */
+static redisReply *rq(const char *fmt, ...)
+{
+    va_list ap;
+    redisReply *r;
+    int code = EX_OK;
+    va_start(ap, fmt);
+    r = checked(redisvCommand(g.rc, fmt, ap), &code);
+    va_end(ap);
+    if (r == NULL) {
+        exit(code);
+    }
+    return r;
+}
+
+/* Reads the next pipelined reply; exits as rq() does. */
 static redisReply *rq_get(void)
 {
     void *r = NULL;
-    if (redisGetReply(g.rc, &r) != REDIS_OK || r == NULL ||
-        ((redisReply *)r)->type == REDIS_REPLY_ERROR) {
-        tc_err("Redis command failed: %s", r ? ((redisReply *)r)->str : g.rc->errstr);
-        exit(EX_REDIS);
+    int code = EX_OK;
+    if (redisGetReply(g.rc, &r) != REDIS_OK) {
+        r = NULL;
+    }
+    if ((r = checked(r, &code)) == NULL) {
+        exit(code);
     }
     return r;
 }
 
 static int connect_redis(void)
 {
-    int bad_url = 0;
-    g.rc = tc_redis_connect(g.redis_url, REDIS_TIMEOUT_MS, &bad_url);
-    return g.rc ? EX_OK : bad_url ? EX_USAGE : EX_REDIS;
+    int why = 0;
+    g.rc = tc_redis_connect(g.redis_url, REDIS_TIMEOUT_MS, &why);
+    return g.rc ? EX_OK
+         : why == TC_REDIS_BAD_URL ? EX_USAGE : why == TC_REDIS_REFUSED ? EX_REFUSED : EX_REDIS;
 }
 
 static int valid_chars(const char *s, size_t max, const char *extra)
@@ -134,27 +161,22 @@ static int check_customer(const char *c)
     return EX_OK;
 }
 
-/* Valid UTF-8 without control characters, 1..200 bytes. */
-static int valid_name(const char *s)
+#define NAME_MAX_BYTES 200 /* display names: the engine's rule, fg_text_ok */
+
+/* Prints text that came from Redis (names, ids) for a terminal: as it is when it passes
+ * fg_text_ok (UTF-8 without control characters), else with every control and non-ASCII
+ * byte replaced by '?', so that no escape sequence reaches the terminal. */
+static void put_text(const char *s)
 {
-    const unsigned char *p = (const unsigned char *)s;
-    size_t n = strlen(s);
-    if (n == 0 || n > 200) {
-        return 0;
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0 || fg_text_ok(s, n)) {
+        fputs(n ? s : "", stdout);
+        return;
     }
-    while (*p) {
-        int extra = *p < 0x80 ? 0 : (*p & 0xE0) == 0xC0 ? 1 : (*p & 0xF0) == 0xE0 ? 2
-                  : (*p & 0xF8) == 0xF0 ? 3 : -1;
-        if (extra < 0 || *p < 0x20 || *p == 0x7f || (extra == 1 && *p < 0xC2)) {
-            return 0;
-        }
-        for (p++; extra > 0; extra--, p++) {
-            if ((*p & 0xC0) != 0x80) {
-                return 0;
-            }
-        }
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        putchar(c < 0x20 || c >= 0x7f ? '?' : c);
     }
-    return 1;
 }
 
 static const char *fmt_time(long long t)
@@ -188,14 +210,23 @@ static int need_user(const char *c)
     return EX_OK;
 }
 
-/* Records an admin action in the audit stream (never secrets). */
+/* Records an admin action in the audit stream (never secrets). It comes after the action:
+ * when only the record fails, the action stands, so this warns and the exit code stays. */
 static void audit(const char *event, const char *customer, const char *detail)
 {
     const char *who = getenv("SUDO_USER") ? getenv("SUDO_USER") : getenv("USER");
     char *d = KEY("freigabectl%s%s%s%s", who ? " by " : "", who ? who : "",
                   detail ? ": " : "", detail ? detail : "");
-    freeReplyObject(rq("XADD %s MAXLEN ~ " AUDIT_MAXLEN " * event %s customer %s ip %s detail %s",
-                       KEY("%saudit", g.prefix), event, customer, "-", d));
+    redisReply *r = redisCommand(g.rc, "XADD %s MAXLEN ~ " AUDIT_MAXLEN
+                                 " * event %s customer %s ip %s detail %s",
+                                 KEY("%saudit", g.prefix), event, customer, "-", d);
+    if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+        tc_err("warning: %s for customer %s is done, but its audit record could not be "
+               "written: %s", event, customer, r ? r->str : g.rc->errstr);
+    }
+    if (r) {
+        freeReplyObject(r);
+    }
 }
 
 /* Parses a command's options; prints usage on --help. Returns -1 ok, or an exit code. */
@@ -413,7 +444,7 @@ static int cmd_user_add(int argc, char **argv)
     if ((rc = check_customer(pos[0])) != EX_OK) {
         return rc;
     }
-    if (name == NULL || !valid_name(name)) {
+    if (name == NULL || !fg_text_ok(name, NAME_MAX_BYTES)) {
         tc_err(name ? "--name must be 1-200 bytes of UTF-8 without control characters"
                     : "user add needs --name NAME");
         return EX_USAGE;
@@ -631,12 +662,14 @@ static int cmd_user_show(int argc, char **argv)
     name = hash_field(h, "name");
     dis = hash_field(h, "disabled");
     cr = hash_field(h, "created");
-    printf("customer:  %s\nname:      %s\ndisabled:  %s\ncreated:   %s\n", pos[0],
-           name ? name : "", dis && strcmp(dis, "1") == 0 ? "yes" : "no",
+    printf("customer:  %s\nname:      ", pos[0]);
+    put_text(name);
+    printf("\ndisabled:  %s\ncreated:   %s\n", dis && strcmp(dis, "1") == 0 ? "yes" : "no",
            fmt_time(cr ? atoll(cr) : 0));
     printf("devices:   %zu", d->elements);
     for (size_t i = 0; i < d->elements; i++) {
-        printf("%s%s", i ? ", " : " (", d->element[i]->str);
+        fputs(i ? ", " : " (", stdout);
+        put_text(d->element[i]->str);
     }
     printf("%s\nsessions:  %lld\n", d->elements ? ")" : "", live_sessions(pos[0]));
     freeReplyObject(h);
@@ -679,8 +712,10 @@ static int cmd_user_list(int argc, char **argv)
     for (size_t i = 0; i < m->elements; i++) {
         redisReply *r = rq_get();
         const char *nm = r->element[0]->str, *ds = r->element[1]->str;
-        printf("%s\t%s%s\n", ids[i], nm ? nm : "(missing)",
-               ds && strcmp(ds, "1") == 0 ? "\tdisabled" : "");
+        put_text(ids[i]);
+        putchar('\t');
+        put_text(nm ? nm : "(missing)");
+        printf("%s\n", ds && strcmp(ds, "1") == 0 ? "\tdisabled" : "");
         freeReplyObject(r);
     }
     free(ids);
@@ -806,8 +841,10 @@ static int cmd_device_list(int argc, char **argv)
     for (size_t i = 0; i < m->elements; i++) {
         redisReply *r = rq_get();
         const char *cr = r->element[0]->str, *nm = r->element[1]->str;
-        printf("%s\t%s\t%s\n", m->element[i]->str, fmt_time(cr ? atoll(cr) : 0),
-               nm ? nm : "(missing)");
+        put_text(m->element[i]->str);
+        printf("\t%s\t", fmt_time(cr ? atoll(cr) : 0));
+        put_text(nm ? nm : "(missing)");
+        putchar('\n');
         freeReplyObject(r);
     }
     if (m->elements == 0) {
@@ -987,31 +1024,28 @@ static const char audit_tail_usage[] =
     "Prints the last N audit events (default 20, max 10000), oldest first, one per\n"
     "line: TIME EVENT field=value ...\n";
 
-/* Prints a value on one line: control characters become '?'. */
-static void put_clean(const char *s)
-{
-    for (; *s; s++) {
-        putchar((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s);
-    }
-}
-
 static void print_event(const redisReply *e)
 {
     const redisReply *f = e->element[1];
     const char *ev = hash_field(f, "event");
-    printf("%s  %-22s", fmt_time(atoll(e->element[0]->str) / 1000), ev ? ev : "-");
+    ev = ev ? ev : "-";
+    printf("%s  ", fmt_time(atoll(e->element[0]->str) / 1000));
+    put_text(ev);
+    printf("%*s", strlen(ev) < 22 ? (int)(22 - strlen(ev)) : 0, "");
     for (size_t i = 0; f->type == REDIS_REPLY_ARRAY && i + 1 < f->elements; i += 2) {
         const char *k = f->element[i]->str, *v = f->element[i + 1]->str;
         if (strcmp(k, "event") == 0) {
             continue;
         }
-        printf(" %s=", k);
+        putchar(' ');
+        put_text(k);
+        putchar('=');
         if (strpbrk(v, " \t") != NULL || v[0] == '\0') {
             putchar('"');
-            put_clean(v);
+            put_text(v);
             putchar('"');
         } else {
-            put_clean(v);
+            put_text(v);
         }
     }
     putchar('\n');

@@ -453,10 +453,12 @@ static redisContext *redis_open(const fg_redis_target_t *t, struct timeval tv)
     return c;
 }
 
-/* AUTH and SELECT as the URL asks; 0 or -1 after a message. */
+/* AUTH and SELECT as the URL asks; 0, or TC_REDIS_DOWN / TC_REDIS_REFUSED after a
+ * message. */
 static int redis_login(redisContext *c, const fg_redis_target_t *t)
 {
     redisReply *r = NULL;
+    int rc = 0;
     if (t->user[0]) {
         r = redisCommand(c, "AUTH %s %s", t->user, t->password);
     } else if (t->password[0]) {
@@ -465,74 +467,43 @@ static int redis_login(redisContext *c, const fg_redis_target_t *t)
     if ((t->user[0] || t->password[0]) && (r == NULL || r->type == REDIS_REPLY_ERROR)) {
         tc_err("Redis refused the credentials in --redis: %s",
                r ? r->str : c->errstr);
-        if (r) freeReplyObject(r);
-        return -1;
+        rc = r ? TC_REDIS_REFUSED : TC_REDIS_DOWN;
+    } else if (t->db != 0) {
+        if (r) {
+            freeReplyObject(r);
+        }
+        r = redisCommand(c, "SELECT %d", t->db);
+        rc = r == NULL ? TC_REDIS_DOWN : r->type == REDIS_REPLY_ERROR ? TC_REDIS_REFUSED : 0;
+        if (rc != 0) {
+            tc_err("Redis SELECT %d failed: %s", t->db, r ? r->str : c->errstr);
+        }
     }
     if (r) {
         freeReplyObject(r);
     }
-    if (t->db != 0) {
-        r = tc_redis(c, "SELECT %d", t->db);
-        if (r == NULL) {
-            return -1;
-        }
-        freeReplyObject(r);
-    }
-    return 0;
+    return rc;
 }
 
-redisContext *tc_redis_connect(const char *url, int timeout_ms, int *bad_url)
+redisContext *tc_redis_connect(const char *url, int timeout_ms, int *why)
 {
     fg_redis_target_t t;
     char err[256] = "";
     struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
     redisContext *c;
-    if (bad_url) {
-        *bad_url = 0;
-    }
+    int rc = 0;
     if (fg_redis_url_parse(url, &t, err, sizeof(err)) != FG_OK) {
         tc_err("bad --redis URL: %s", err[0] ? err : "cannot parse");
-        if (bad_url) {
-            *bad_url = 1;
-        }
-        return NULL;
-    }
-    c = redis_open(&t, tv);
-    if (c != NULL && redis_login(c, &t) != 0) {
+        rc = TC_REDIS_BAD_URL;
+        c = NULL;
+    } else if ((c = redis_open(&t, tv)) == NULL) {
+        rc = TC_REDIS_DOWN;
+    } else if ((rc = redis_login(c, &t)) != 0) {
         redisFree(c);
         c = NULL;
     }
     memset(t.password, 0, sizeof(t.password));
+    if (why) {
+        *why = rc;
+    }
     return c;
-}
-
-static redisReply *check_reply(redisContext *c, redisReply *r)
-{
-    if (r == NULL) {
-        tc_err("Redis connection failed: %s", c->errstr[0] ? c->errstr : "no reply");
-        return NULL;
-    }
-    if (r->type == REDIS_REPLY_ERROR) {
-        tc_err("Redis answered with an error: %s%s", r->str,
-               strncmp(r->str, "NOAUTH", 6) == 0
-                   ? " (give it in --redis redis://:PASSWORD@host:port/db)" : "");
-        freeReplyObject(r);
-        return NULL;
-    }
-    return r;
-}
-
-redisReply *tc_redis_argv(redisContext *c, int argc, const char **argv)
-{
-    return check_reply(c, redisCommandArgv(c, argc, argv, NULL));
-}
-
-redisReply *tc_redis(redisContext *c, const char *fmt, ...)
-{
-    va_list ap;
-    redisReply *r;
-    va_start(ap, fmt);
-    r = redisvCommand(c, fmt, ap);
-    va_end(ap);
-    return check_reply(c, r);
 }

@@ -76,21 +76,19 @@ char *tc_read_file(const char *path, size_t *len);
 
 /* ---- Redis -------------------------------------------------------------- */
 
+/* Why tc_redis_connect failed. */
+enum {
+    TC_REDIS_BAD_URL = 1, /* the URL is malformed: a usage error */
+    TC_REDIS_DOWN,        /* Redis cannot be reached (refused, timeout, lost connection) */
+    TC_REDIS_REFUSED      /* Redis answered AUTH or SELECT with an error */
+};
+
 /*
  * Connects to a Redis URL (redis://[user:pass@]host:port/db or unix:/path[?db=N], parsed
  * by fg_redis_url_parse), with connect and command timeouts of timeout_ms, then AUTH and
- * SELECT as the URL asks. Returns the context, or NULL after printing a one-line error.
- * The password is never printed. *bad_url (may be NULL) is set to 1 when the URL itself
- * is malformed (a usage error rather than an unreachable Redis).
+ * SELECT as the URL asks. Returns the context, or NULL after printing a one-line error,
+ * with *why (may be NULL) set to one of TC_REDIS_*. The password is never printed.
  */
-redisContext *tc_redis_connect(const char *url, int timeout_ms, int *bad_url);
-/*
- * Runs one command (argv form). Returns the reply (caller frees with freeReplyObject),
- * or NULL after printing an error when the connection failed/timed out or Redis
- * answered with an error reply.
- */
-redisReply *tc_redis_argv(redisContext *c, int argc, const char **argv);
-/* printf-style variant of tc_redis_argv (hiredis format: %s, %b, %lld). */
-redisReply *tc_redis(redisContext *c, const char *fmt, ...);
+redisContext *tc_redis_connect(const char *url, int timeout_ms, int *why);
 
 #endif

@@ -258,8 +258,16 @@ class ApacheKind:
     def _q(value):
         return '"%s"' % str(value).replace("\\", "\\\\").replace('"', '\\"')
 
+    # MPM sizing of the test server; kind_args={"mpm": {...}} overrides single values.
+    MPM = {"StartServers": 2, "ServerLimit": 4, "ThreadsPerChild": 25, "MaxRequestWorkers": 100,
+           "MinSpareThreads": 10, "MaxSpareThreads": 75}
+
     @classmethod
-    def config_text(cls, directory, port, upstream_port, options, module=APACHE_MODULE):
+    def config_text(cls, directory, port, upstream_port, options, module=APACHE_MODULE,
+                    mpm=None, layout="test", extra=""):
+        """layout "test": the endpoints at the prefix, /portal protected, /open plain proxied;
+        layout "root": README's setup, <Location /> protected (proxied to the upstream) and
+        the endpoint location inside it without a Require of its own. `extra`: more lines."""
         d = Path(directory)
         prefix = options.get("prefix") or PREFIX
         lines = [
@@ -278,12 +286,10 @@ class ApacheKind:
         lines += [
             "User www-data",
             "Group www-data",
-            "StartServers 2",
-            "ServerLimit 4",
-            "ThreadsPerChild 25",
-            "MaxRequestWorkers 100",
-            "MinSpareThreads 10",
-            "MaxSpareThreads 75",
+        ]
+        sizing = dict(cls.MPM, **(mpm or {}))
+        lines += ["%s %s" % (k, v) for k, v in sizing.items()]
+        lines += [
             "Timeout 60",
             "KeepAlive On",
             "KeepAliveTimeout 5",
@@ -297,6 +303,22 @@ class ApacheKind:
             # list-valued directives take their items as separate words
             v = value if opt in cls.LIST_OPTIONS else cls._q(value)
             lines.append("%s %s" % (cls.directive(opt), v))
+        if layout == "root":
+            lines += [
+                "",
+                '<Location "/">',
+                "    AuthType Freigabe",
+                "    Require valid-user",
+                '    ProxyPass "http://127.0.0.1:%d/"' % upstream_port,
+                "</Location>",
+                "<Location %s>" % cls._q(prefix),
+                "    SetHandler freigabe",
+                "    ProxyPass !",
+                "</Location>",
+                "",
+                extra,
+            ]
+            return "\n".join(lines)
         lines += [
             "",
             "<Location %s>" % cls._q(prefix),
@@ -316,22 +338,24 @@ class ApacheKind:
             '    ProxyPass "http://127.0.0.1:%d/open"' % upstream_port,
             "</Location>",
             "",
+            extra,
         ]
         return "\n".join(lines)
 
     @classmethod
-    def write_config(cls, directory, port, upstream_port, options):
+    def write_config(cls, directory, port, upstream_port, options, **kw):
         d = Path(directory)
         (d / "run").mkdir(exist_ok=True)
         os.chmod(d / "run", 0o755)
         conf = d / "httpd.conf"
-        conf.write_text(cls.config_text(d, port, upstream_port, options), encoding="utf-8")
+        conf.write_text(cls.config_text(d, port, upstream_port, options, **kw), encoding="utf-8")
         os.chmod(conf, 0o644)
         return conf
 
     @classmethod
     def start(cls, server):
-        conf = cls.write_config(server.dir, server.port, server.upstream_port, server.options)
+        conf = cls.write_config(server.dir, server.port, server.upstream_port, server.options,
+                                **getattr(server, "kind_args", {}))
         server.conf = conf
         server.error_log = server.dir / "error_log"
         out = open(server.dir / "stdout.log", "ab")
