@@ -479,8 +479,11 @@ static fg_step_t h_jwks(fg_action_t *a)
 static fg_step_t h_health(fg_action_t *a)
 {
     if (a->state++ == 0) {
+        /* a write, not a PING: a Redis that became a read-only replica (failover) cannot
+         * hold logins, and says so with READONLY here */
         fg_act_batch(a);
-        fg_act_cmd(a, "PING", NULL);
+        fg_act_cmd(a, "SET", fg_act_key(a, NULL, "health"), fg_act_num(a, a->req.now), "EX", "60",
+                   NULL);
         return FG_STEP_REDIS;
     }
     if (a->redis_err || fg_act_reply(a, 0)->type != FG_R_STATUS) {

@@ -403,6 +403,12 @@ fg_step_t fg_h_approve_post(fg_action_t *a)
 /* ------------------------------------------------------------------------ */
 /* waiting page and status */
 
+/* Numbers from Redis kept to what the pages can show (a bad value must not overflow). */
+static long long clamp(long long v, long long lo, long long hi)
+{
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
 /* The status vocabulary of product.md §2 for a challenge state. */
 static const char *status_word(const char *state)
 {
@@ -452,8 +458,8 @@ fg_step_t fg_h_wait(fg_action_t *a)
     fg_act_page_args(a, &args);
     args.csrf = a->csrf;
     args.status = strcmp(st, "superseded") == 0 ? "superseded" : status_word(st);
-    args.expires_in = (int)fg_act_elem_int(a, r, 1);
-    args.interval = (int)fg_act_elem_int(a, r, 3);
+    args.expires_in = (int)clamp(fg_act_elem_int(a, r, 1), 0, a->cfg->challenge_timeout);
+    args.interval = (int)clamp(fg_act_elem_int(a, r, 3), 1, 60);
     if (fg_token_open(a->arena, a->keys, "code", FG_S(fg_act_elem(a, r, 2)), &code, &len) == FG_OK) {
         args.code = code;
         args.enter_mode = a->cfg->code_mode == FG_CODE_ENTER;
@@ -483,8 +489,9 @@ fg_step_t fg_h_status(fg_action_t *a)
     }
     int slow = fg_act_elem_int(a, r, 4) == 1;
     json_t *o = json_pack("{s:s,s:I,s:I}", "status", slow ? "slow_down" : status_word(st),
-                          "expires_in", (json_int_t)fg_act_elem_int(a, r, 1), "interval",
-                          (json_int_t)fg_act_elem_int(a, r, 3));
+                          "expires_in",
+                          (json_int_t)clamp(fg_act_elem_int(a, r, 1), 0, a->cfg->challenge_timeout),
+                          "interval", (json_int_t)clamp(fg_act_elem_int(a, r, 3), 1, 60));
     if (strcmp(st, "superseded") == 0) {
         json_object_set_new(o, "reason", json_string("superseded"));
     }

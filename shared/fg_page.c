@@ -420,13 +420,13 @@ static int text_line(fg_branding_t *b, int l, const fg_text_t *table, const char
                      size_t line, char *s, char *e, char *err, size_t errlen)
 {
     char *eq = memchr(s, '=', (size_t)(e - s));
-    char *ks = s, *ke = eq, *vs = eq + 1, *ve = e;
     char key[64];
     int idx;
 
     if (eq == NULL) {
         return bfail(err, errlen, "%s line %zu: expected key = value", path, line);
     }
+    char *ks = s, *ke = eq, *vs = eq + 1, *ve = e;
     trim(&ks, &ke);
     trim(&vs, &ve);
     if (ke == ks || (size_t)(ke - ks) >= sizeof key) {

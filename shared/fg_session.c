@@ -26,7 +26,9 @@ int fg_act_session_open(fg_action_t *a)
     const char *created = strtok_r(NULL, "\n", &save);
     long long t = 0;
     if (v == NULL || strcmp(v, "v1") != 0 || !fg_act_customer_ok(cust) || tok == NULL ||
-        created == NULL || fg_parse_int(created, 0, INT64_MAX, &t) != FG_OK) {
+        created == NULL || fg_parse_int(created, 0, a->req.now + 300, &t) != FG_OK) {
+        /* a session cannot have been created in the future (beyond the clock skew between
+         * frontends the nonces allow for); this keeps created + session_max from overflowing */
         return FG_ERR_INVAL;
     }
     a->customer = cust;

@@ -314,6 +314,14 @@ int fg_b64url_decode(const char *in, size_t inlen, unsigned char *out, size_t ou
         return FG_ERR_INVAL;
     if (inlen % 4 == 1) /* a 4k+1 length never decodes */
         return FG_ERR_INVAL;
+    /* strict alphabet: libsodium 1.0.18 reads every byte >= 0x80 as '_', so a mangled
+     * token would otherwise decode like the real one */
+    for (size_t i = 0; i < inlen; i++) {
+        unsigned char c = (unsigned char)in[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_'))
+            return FG_ERR_INVAL;
+    }
     if (sodium_base642bin(out, outmax, in, inlen, NULL, &got, NULL,
                           sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0)
         return FG_ERR_INVAL;

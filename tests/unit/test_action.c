@@ -42,9 +42,20 @@ START_TEST(routing_and_small_endpoints)
     r = req("GET", "/freigabe/health");
     a = fg_action_new(cfg, FG_KIND_ENDPOINT, &r);
     ck_assert_int_eq(fg_action_step(a), FG_STEP_REDIS);
-    feed(a, 1, r_status("PONG"));
+    ck_assert_str_eq(cmd_arg(a, 0, 0), "SET"); /* a write: replicas answer READONLY */
+    ck_assert_str_eq(cmd_arg(a, 0, 1), "freigabe:health");
+    feed(a, 1, r_status("OK"));
     ck_assert_int_eq(fg_action_step(a), FG_STEP_DONE);
     ck_assert_int_eq(fg_action_response(a)->status, 200);
+    fg_action_free(a);
+
+    r = req("GET", "/freigabe/health");
+    a = fg_action_new(cfg, FG_KIND_ENDPOINT, &r);
+    ck_assert_int_eq(fg_action_step(a), FG_STEP_REDIS);
+    feed(a, 1, r_err("READONLY You can't write against a read only replica."));
+    ck_assert_int_eq(fg_action_step(a), FG_STEP_DONE);
+    ck_assert_int_eq(fg_action_response(a)->status, 503);
+    ck_assert_ptr_nonnull(strstr(fg_action_response(a)->body, "\"redis\":\"down\""));
     fg_action_free(a);
 
     r = req("GET", "/freigabe/health");

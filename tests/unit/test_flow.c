@@ -356,6 +356,23 @@ static const char *status_json(fg_arena_t *ar, fg_reply_t *reply, int *status)
     return body;
 }
 
+/* Numbers from Redis are kept to what a page can show: no overflow, no endless refresh. */
+START_TEST(wait_page_clamps_redis_numbers)
+{
+    fg_arena_t *ar = fg_arena_new();
+    fg_request_t r = pre_req(ar, "GET", "/freigabe/wait");
+    fg_action_t *a = fg_action_new(cfg, FG_KIND_ENDPOINT, &r);
+    ck_assert_int_eq(fg_action_step(a), FG_STEP_REDIS);
+    feed(a, 1, r_arr(5, "pending", "99999999999", "", "2147483647", "0"));
+    ck_assert_int_eq(fg_action_step(a), FG_STEP_DONE);
+    const char *body = fg_action_response(a)->body;
+    ck_assert_ptr_nonnull(strstr(body, "content=\"61\""));       /* refresh: interval 60 + 1 */
+    ck_assert_ptr_nonnull(strstr(body, "data-expires-in=\"120\"")); /* at most the timeout */
+    fg_action_free(a);
+    fg_arena_free(ar);
+}
+END_TEST
+
 START_TEST(status_vocabulary)
 {
     fg_arena_t *ar = fg_arena_new();
@@ -425,6 +442,7 @@ int main(void)
         login_csrf_and_origin_enforced,
         login_hash_cap_gives_503,
         approve_creates_challenge_atomically,
+        wait_page_clamps_redis_numbers,
         status_vocabulary,
         finish_sets_session_and_safe_location,
         NULL};

@@ -274,6 +274,29 @@ START_TEST(forged_session_cookie_never_reaches_redis)
 }
 END_TEST
 
+/* A genuine cookie (sealed with the key) claiming a creation time in the future is not a
+ * session: no lookup, and no overflow in created + session_max. */
+START_TEST(session_from_the_future_is_refused)
+{
+    static const char *const created[] = {"9223372036854775807", "1767226000"};
+    for (size_t i = 0; i < 2; i++) {
+        fg_arena_t *ar = fg_arena_new();
+        fg_request_t r = req("GET", "/portal/");
+        r.cookie = fg_arena_printf(ar, "freigabe=%s",
+                                   seal(ar, "session", fg_arena_printf(ar, "v1\n1234567890\nTOK\n%s",
+                                                                       created[i])));
+        fg_action_t *a = fg_action_new(cfg, FG_KIND_PROTECT, &r);
+        ck_assert_int_eq(fg_action_step(a), FG_STEP_REDIS);
+        ck_assert_str_eq(cmd_arg(a, 0, 0), "PING");
+        feed(a, 1, r_status("PONG"));
+        ck_assert_int_eq(fg_action_step(a), FG_STEP_DONE);
+        ck_assert_int_eq(fg_action_response(a)->status, 302);
+        fg_action_free(a);
+        fg_arena_free(ar);
+    }
+}
+END_TEST
+
 int main(void)
 {
     const TTest *tests[] = {
@@ -287,6 +310,7 @@ int main(void)
         redis_error_reply_is_unavailable_not_logout,
         session_cache_spares_redis_within_recheck,
         forged_session_cookie_never_reaches_redis,
+        session_from_the_future_is_refused,
         NULL};
     return run_suite("fg_session", tests);
 }

@@ -153,6 +153,10 @@ START_TEST(test_b64url_edges)
     ck_assert_int_eq(fg_b64url_decode("Zm9 v", 5, out, sizeof out, &n), FG_ERR_INVAL);
     ck_assert_int_eq(fg_b64url_decode("Zm\n9v", 5, out, sizeof out, &n), FG_ERR_INVAL);
     ck_assert_int_eq(fg_b64url_decode("Zm\0v", 4, out, sizeof out, &n), FG_ERR_INVAL);
+    /* bytes >= 0x80 are not '_' (libsodium 1.0.18 would read them so) */
+    ck_assert_int_eq(fg_b64url_decode("AAA\x80", 4, out, sizeof out, &n), FG_ERR_INVAL);
+    ck_assert_int_eq(fg_b64url_decode("AAA\xff", 4, out, sizeof out, &n), FG_ERR_INVAL);
+    ck_assert_int_eq(fg_b64url_decode("AAA_", 4, out, sizeof out, &n), FG_OK);
     ck_assert_int_eq(fg_b64url_decode("Zm9vYmFy", 8, out, 5, &n), FG_ERR_INVAL); /* too long */
     ck_assert_int_eq(fg_b64url_decode("Zm9vYmFy", 8, out, 6, &n), FG_OK);
     ck_assert_uint_eq(n, 6);
