@@ -11,6 +11,7 @@ PKGS=(
   autoconf automake libtool pkg-config check libcurl4-openssl-dev wrk
   python3-pytest python3-requests python3-nacl python3-jwt python3-redis
   chromium qrencode build-essential valgrind
+  clang libclang-rt-14-dev
 )
 
 # node and npm run the browser tests (tests/browser); the machines bring Node.js 20, Debian's

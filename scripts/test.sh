@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test.sh - THE test command: installs deps, builds, runs the Check unit tests, the pytest integration suite and the browser tests.
+# test.sh - THE test command: installs deps, builds, runs the Check unit tests, the pytest integration suite, a fuzz smoke run and the browser tests.
 #
 # Works as root on a fresh Debian 12, non-interactively (CI=true, no stdin).
 # Prints each runner's own summary, then a last line "N passed, N failed"; exits non-zero on any failure.
@@ -71,6 +71,24 @@ fi
 failed=$((failed + pfail))
 rm -f "$plog"
 
+# ---- fuzz smoke (libFuzzer + ASan/UBSan on every engine parser, a few seconds each)
+echo
+echo "===== fuzz targets: tests/fuzz/run.sh -t ${FG_FUZZ_SECONDS:-5} ====="
+flog=$(mktemp /tmp/freigabe-fuzz.XXXXXX)
+fbuild=$(mktemp -d /tmp/freigabe-fuzz-build.XXXXXX)
+FUZZ_BUILD=$fbuild sh tests/fuzz/run.sh -t "${FG_FUZZ_SECONDS:-5}" -j 2 </dev/null 2>&1 | tee "$flog"
+frc=${PIPESTATUS[0]}
+fp=$(grep -cE '^fuzz_[a-z]+: ok' "$flog" || true)
+ff=$(grep -cE '^fuzz_[a-z]+: FAILED' "$flog" || true)
+if [ "$frc" -ne 0 ] && [ "$ff" -eq 0 ]; then
+  echo "fuzz targets did not build or run (exit $frc)"
+  ff=1
+fi
+echo "fuzz: $fp passed, $ff failed"
+passed=$((passed + fp))
+failed=$((failed + ff))
+rm -rf "$flog" "$fbuild"
+
 # ---- browser tests (Debian's chromium driven by playwright-core, against Apache and nginx)
 echo
 echo "===== browser tests: node --test tests/browser ====="
@@ -99,6 +117,6 @@ failed=$((failed + bfail))
 rm -f "$blog" "$blog.npm"
 
 echo
-echo "unit: make check exit $urc; integration: pytest exit $prc; browser: node --test exit $brc"
+echo "unit: make check exit $urc; integration: pytest exit $prc; fuzz: exit $frc; browser: node --test exit $brc"
 echo "$passed passed, $failed failed"
-[ $failed -eq 0 ] && [ $urc -eq 0 ] && [ $prc -eq 0 ] && [ $brc -eq 0 ]
+[ $failed -eq 0 ] && [ $urc -eq 0 ] && [ $prc -eq 0 ] && [ $frc -eq 0 ] && [ $brc -eq 0 ]
