@@ -26,7 +26,14 @@ struct fgr_pool {
     fg_redis_target_t target;
     /* Bumped after every error: connections made before it are not trusted again. */
     volatile apr_uint32_t gen;
+    /* Failed connects since the last one logged, and when that was (racy by design: at
+     * worst a line more or less). */
+    volatile apr_uint32_t dial_failures;
+    apr_time_t dial_logged;
 };
+
+/* Seconds between two log lines about failed connects. */
+#define DIAL_LOG_EVERY 5
 
 typedef struct {
     redisContext *c;
@@ -85,8 +92,20 @@ static redisContext *dial(fgr_pool_t *p)
     redisContext *c = t->unix_path[0] ? redisConnectUnixWithTimeout(t->unix_path, tv)
                                       : redisConnectWithTimeout(t->host, t->port, tv);
     if (c == NULL || c->err) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, 0, p->s, "cannot connect to Redis %s: %s",
-                     p->display, c ? c->errstr : "out of memory");
+        /* while Redis is down every request tries again: one line per few seconds, the
+         * requests themselves are logged as 503 by the engine */
+        apr_time_t now = apr_time_now();
+        apr_uint32_t n = apr_atomic_inc32(&p->dial_failures);
+        if (now - p->dial_logged >= apr_time_from_sec(DIAL_LOG_EVERY)) {
+            char more[64] = "";
+            p->dial_logged = now;
+            apr_atomic_set32(&p->dial_failures, 0);
+            if (n > 0) {
+                apr_snprintf(more, sizeof(more), " (and %u failed attempts before)", n);
+            }
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, p->s, "cannot connect to Redis %s: %s%s",
+                         p->display, c ? c->errstr : "out of memory", more);
+        }
     } else if (redisSetTimeout(c, tv) != REDIS_OK) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, p->s, "Redis %s: cannot set timeout: %s",
                      p->display, c->errstr);
@@ -177,7 +196,7 @@ static int take(fgr_pool_t *p, request_rec *r, conn_t **out)
         void *res;
         apr_status_t rv = apr_reslist_acquire(p->list, &res);
         if (rv != APR_SUCCESS) {
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, "no Redis connection");
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, rv, r, "no Redis connection");
             return APR_STATUS_IS_TIMEUP(rv) ? FG_ERR_TIMEOUT : FG_ERR_REDIS_DOWN;
         }
         conn_t *k = res;
@@ -199,7 +218,11 @@ static int drop(fgr_pool_t *p, request_rec *r, conn_t *k, const char *why)
         err = FG_ERR_TIMEOUT;
     }
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "Redis %s: %s", p->display,
-                  why ? why : k->c->errstr);
+                  why ? why
+                  : err == FG_ERR_TIMEOUT
+                      ? apr_psprintf(r->pool, "no answer within %d ms (FreigabeRedisTimeout)",
+                                     p->timeout_ms)
+                      : k->c->errstr);
     apr_atomic_inc32(&p->gen);
     apr_reslist_invalidate(p->list, k);
     return err;

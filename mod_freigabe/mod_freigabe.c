@@ -203,7 +203,10 @@ static int tree_uses(const ap_directive_t *d, server_rec *s)
     return 0;
 }
 
-static int finalize(apr_pool_t *p, server_rec *s)
+/* Finalizes one server's configuration; on error logs it, unless it is the very message
+ * already logged for the main server (a virtual host inheriting the same bad value), and
+ * returns it in *shown. */
+static int finalize(apr_pool_t *p, server_rec *s, const char **shown)
 {
     char err[512] = "Freigabe: out of memory";
     srv_t *sc = conf(s);
@@ -211,10 +214,16 @@ static int finalize(apr_pool_t *p, server_rec *s)
         return OK;
     }
     if (sc->cfg == NULL || fg_config_finalize(sc->cfg, err, sizeof(err)) != FG_OK) {
-        const char *where = s->defn_name ? apr_psprintf(p, " (virtual host at %s:%u)",
-                                                        s->defn_name, s->defn_line_number)
-                                         : "";
-        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "%s%s", spell(p, err), where);
+        const char *msg = spell(p, err);
+        if (*shown == NULL || strcmp(*shown, msg) != 0) {
+            const char *where = s->defn_name ? apr_psprintf(p, " (virtual host at %s:%u)",
+                                                            s->defn_name, s->defn_line_number)
+                                             : "";
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "%s%s", msg, where);
+        }
+        if (*shown == NULL) {
+            *shown = msg;
+        }
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     sc->ready = 1;
@@ -224,8 +233,9 @@ static int finalize(apr_pool_t *p, server_rec *s)
 static int finalize_all(apr_pool_t *p, server_rec *s)
 {
     int rv = OK;
+    const char *shown = NULL;
     for (; s; s = s->next) {
-        if (finalize(p, s) != OK) {
+        if (finalize(p, s, &shown) != OK) {
             rv = HTTP_INTERNAL_SERVER_ERROR;
         }
     }

@@ -75,6 +75,7 @@ static ngx_uint_t ngx_http_freigabe_hashing; /* Argon2id jobs of this worker */
 
 static char *ngx_http_freigabe_set(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_http_freigabe_flag(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static char *ngx_http_freigabe_msec(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_http_freigabe_handler_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_int_t ngx_http_freigabe_endpoint_handler(ngx_http_request_t *r);
@@ -106,7 +107,7 @@ static ngx_command_t ngx_http_freigabe_commands[] = {
       ngx_conf_set_str_slot, NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_freigabe_loc_conf_t, thread_pool_name), NULL },
     { ngx_string("freigabe_session_recheck"), NGX_HTTP_FREIGABE_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_msec_slot, NGX_HTTP_LOC_CONF_OFFSET,
+      ngx_http_freigabe_msec, NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_freigabe_loc_conf_t, session_recheck), NULL },
     NGX_HTTP_FREIGABE_DIRECTIVE("redis", NGX_CONF_TAKE1),
     NGX_HTTP_FREIGABE_DIRECTIVE("key_file", NGX_CONF_TAKE1),
@@ -251,6 +252,20 @@ ngx_http_freigabe_exclusive(ngx_conf_t *cf, ngx_http_freigabe_loc_conf_t *flcf)
         return NGX_CONF_ERROR;
     }
     return NGX_CONF_OK;
+}
+
+/* nginx's time slot, with a message that says what the directive takes */
+static char *
+ngx_http_freigabe_msec(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char *rv = ngx_conf_set_msec_slot(cf, cmd, conf);
+
+    if (rv != NGX_CONF_OK && ngx_strcmp(rv, "invalid value") == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\": expected a time like 5s or 1m, "
+                           "or 0", &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+    return rv;
 }
 
 static char *

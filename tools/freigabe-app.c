@@ -857,7 +857,8 @@ static const char pending_usage[] =
     "Lists the login requests waiting for this device: code, time left, IP address,\n"
     "browser and time. Signing needs the device key, so the PIN is asked (or read from\n"
     "standard input with --pin-stdin).\n"
-    "  --wait N   long-poll up to N seconds (0-60) for a request to appear\n"
+    "  --wait N   long-poll up to N seconds (0-30, the server's limit) for a request\n"
+    "             to appear\n"
     "  --json     print the server's answer as one line of JSON instead, with the\n"
     "             request ids (for scripts: approve/deny --id take them)\n";
 
@@ -874,8 +875,8 @@ static int cmd_pending(int argc, char **argv)
     if ((rc = parse_cmd(argc, argv, opts, pending_usage)) >= 0) {
         return rc;
     }
-    if (wait_s && tc_parse_long(wait_s, 0, 60, &wait) != 0) {
-        tc_err("--wait needs seconds from 0 to 60");
+    if (wait_s && tc_parse_long(wait_s, 0, 30, &wait) != 0) {
+        tc_err("--wait needs seconds from 0 to 30 (the server answers after 30 s at most)");
         return EX_USAGE;
     }
     if ((rc = state_load(1)) != EX_OK) {
@@ -1248,8 +1249,8 @@ static const char watch_usage[] =
     "\n"
     "Interactive (needs a terminal): unlocks the device key with your PIN, waits for\n"
     "login requests, shows where each comes from and its code, and asks\n"
-    "\"Anmeldung freigeben? [j/n/x=Das war ich nicht]\" (q quits). Approving asks the\n"
-    "PIN again. Ctrl-C ends.\n";
+    "\"Anmeldung freigeben? [j/n/x=Das war ich nicht]\" (q at that question quits).\n"
+    "Approving asks the PIN again. Ctrl-C ends it at any time, also while it waits.\n";
 
 static int cmd_watch(int argc, char **argv)
 {

@@ -16,6 +16,7 @@
 #define EX_CONFLICT 2 /* not found or already exists */
 #define EX_REDIS 3    /* Redis cannot be reached */
 #define EX_REFUSED 4  /* Redis answered a command with an error */
+#define EX_FILE 5     /* a file could not be read or written (keygen) */
 
 #define ACT_TTL 86400 /* activation code lifetime, seconds */
 #define ACT_LEN 12    /* activation code characters (5 bits each: 60 bits) */
@@ -63,7 +64,7 @@ static const char main_usage[] =
     "            (connection refused, timed out or lost), 4 Redis refused the command\n"
     "            (an error reply: READONLY, NOPERM, WRONGTYPE, ...). When only the audit\n"
     "            record of a finished action cannot be written, a warning goes to\n"
-    "            stderr and the exit code is 0.\n";
+    "            stderr and the exit code is 0. 5: a file could not be written (keygen).\n";
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -254,9 +255,10 @@ static const char keygen_usage[] =
     "usage: freigabectl keygen --out FILE [--kid KID] [--force | --rotate]\n"
     "\n"
     "Writes a new key file (mode 0640) with one fresh 32-byte secret. Point\n"
-    "FreigabeKeyFile / freigabe_key_file at it; give the web server's group read access.\n"
+    "FreigabeKeyFile / freigabe_key_file at it. Apache and nginx read it as root while\n"
+    "they start, so root:root is enough; freigabectl and freigabe-app need no key file.\n"
     "  --out FILE   where to write (refuses to overwrite an existing file)\n"
-    "  --kid KID    key id, 1-32 of A-Z a-z 0-9 _ - (default: k<YYYYMMDD>)\n"
+    "  --kid KID    key id, 1-32 of A-Z a-z 0-9 _ - (default: k<YYYYMMDDhhmmss>)\n"
     "  --force      replace an existing file (old sessions become invalid)\n"
     "  --rotate     put a new active key in front of the keys already in FILE\n"
     "               (old cookies keep working; drop old lines later by hand)\n";
@@ -319,7 +321,7 @@ static int keygen_write(const char *out, const char *kid, int force, int rotate)
     struct stat st;
     int had = stat(out, &st) == 0;
     if (tc_write_file(out, all, strlen(all), 0640, !(force || rotate)) != 0) {
-        rc = errno == EEXIST ? EX_CONFLICT : EX_USAGE;
+        rc = errno == EEXIST ? EX_CONFLICT : EX_FILE;
         tc_err(errno == EEXIST ? "%s exists; use --rotate to add a key or --force to replace it"
                                : "cannot write %s: %s", out, strerror(errno));
     } else if (had && chown(out, st.st_uid, st.st_gid) != 0) {
@@ -355,7 +357,8 @@ static int cmd_keygen(int argc, char **argv)
         time_t now = time(NULL);
         struct tm tm;
         localtime_r(&now, &tm);
-        strftime(defkid, sizeof(defkid), "k%Y%m%d", &tm);
+        /* to the second: a second rotation on the same day needs no --kid */
+        strftime(defkid, sizeof(defkid), "k%Y%m%d%H%M%S", &tm);
         kid = defkid;
     }
     if (!valid_chars(kid, FG_KID_MAX, "_-")) {

@@ -134,3 +134,7 @@ def test_recheck_below_a_second_is_refused(key_file):
     rc, out = fgtest.NginxKind.configtest({"key_file": key_file, "session_recheck": "500ms"})
     assert rc != 0
     assert "freigabe_session_recheck" in out, out
+    # a value that is no time at all is refused with what the directive takes
+    rc, out = fgtest.NginxKind.configtest({"key_file": key_file, "session_recheck": "abc"})
+    assert rc != 0
+    assert "freigabe_session_recheck" in out and "expected a time like 5s" in out, out
