@@ -140,6 +140,22 @@ static void count_attempt(fg_action_t *a, const char *key, const char *delta)
     fg_act_eval(a, FG_SCRIPT_ATTEMPT, 1, key, delta, fg_act_num(a, a->cfg->fail_window), NULL);
 }
 
+/* Takes this login's counted attempt back (adds to the current batch). A correct password
+ * is no failure: it clears the account's count and leaves the address's as it was before;
+ * an attempt whose password was never checked (the hash cap was full) undoes both. */
+static void attempt_back(fg_action_t *a, int password_ok)
+{
+    if (password_ok) {
+        fg_act_cmd(a, "DEL", fg_act_key(a, a->customer, "fail"), NULL);
+        count_attempt(a, ipfail_key(a), "-1");
+        return;
+    }
+    count_attempt(a, ipfail_key(a), "-1");
+    if (a->wellformed) {
+        count_attempt(a, fg_act_key(a, a->customer, "fail"), "-1");
+    }
+}
+
 static fg_step_t login_start(fg_action_t *a)
 {
     char kind;
@@ -225,8 +241,7 @@ static fg_step_t login_accept(fg_action_t *a, const char *newhash)
     a->token = fg_random_token(a->arena, 32);
     a->sealed = NULL; /* the new pre cookie is sealed with the active key: hash with it */
     fg_act_batch(a);
-    fg_act_cmd(a, "DEL", fg_act_key(a, a->customer, "fail"), NULL);
-    count_attempt(a, ipfail_key(a), "-1"); /* a correct password is no failure */
+    attempt_back(a, 1);
     fg_act_cmd(a, "HSET", pre_key(a), "rd", a->rd, "created", fg_act_num(a, a->req.now), NULL);
     fg_act_cmd(a, "EXPIRE", pre_key(a), fg_act_num(a, PRE_TTL), NULL);
     fg_act_cmd(a, "HINCRBY", fg_act_key(a, NULL, "metrics"), "password_ok", "1", NULL);
@@ -241,13 +256,9 @@ static fg_step_t login_accept(fg_action_t *a, const char *newhash)
 static fg_step_t login_checked(fg_action_t *a)
 {
     if (a->hash_err) {
-        /* no password was checked: the attempt counted in login_start is taken back */
         a->state = 40;
         fg_act_batch(a);
-        count_attempt(a, ipfail_key(a), "-1");
-        if (a->wellformed) {
-            count_attempt(a, fg_act_key(a, a->customer, "fail"), "-1");
-        }
+        attempt_back(a, 0);
         return FG_STEP_REDIS;
     }
     int ok = a->flag && fg_hash_job_ok(a->job);
@@ -256,11 +267,12 @@ static fg_step_t login_checked(fg_action_t *a)
         a->state = 10;
         return login_failed(a);
     }
-    if (a->disabled) {
-        return fg_act_fail(a, 403, "account_locked");
-    }
-    if (a->ndevices <= 0) {
-        return fg_act_fail(a, 403, "no_device");
+    if (a->disabled || a->ndevices <= 0) {
+        /* revealed only now, after a correct password (which is no failure) */
+        a->state = a->disabled ? 41 : 42;
+        fg_act_batch(a);
+        attempt_back(a, 1);
+        return FG_STEP_REDIS;
     }
     if (fg_hash_needs_rehash(a->token, a->cfg->argon2_ops, a->cfg->argon2_mem)) {
         const char *pw = fg_act_form(a, "password");
@@ -295,6 +307,10 @@ fg_step_t fg_h_login_post(fg_action_t *a)
             return login_accept(a, NULL);
         }
         return login_accept(a, fg_hash_job_result(a->job));
+    case 41:
+        return fg_act_fail(a, 403, "account_locked");
+    case 42:
+        return fg_act_fail(a, 403, "no_device");
     case 40: /* the hash cap was full */
         fg_act_header(a, "Retry-After", "2");
         return fg_act_fail(a, 503, "busy");

@@ -258,6 +258,36 @@ START_TEST(login_rehash_is_compare_and_set)
 }
 END_TEST
 
+/* A correct password on an account without an app (or a disabled one) is no failure:
+ * the attempt goes back before the account's state is revealed. */
+START_TEST(correct_password_without_app_is_no_failure)
+{
+    static const char *const disabled[] = {"0", "1"};
+    for (int i = 0; i < 2; i++) {
+        fg_arena_t *ar = fg_arena_new();
+        fg_action_t *a = login_post(ar, "1234567890", "geheim", "CSRFTOKEN1234567890", NULL);
+        ck_assert_int_eq(fg_action_step(a), FG_STEP_REDIS);
+        feed(a, 4, r_arr(3, "Erika", hash_pw("geheim"), disabled[i]), r_int(i), r_int(1),
+             r_int(1));
+        ck_assert_int_eq(fg_action_step(a), FG_STEP_HASH);
+        fg_hash_job_run(fg_action_hash_job(a));
+        ck_assert_int_eq(fg_action_step(a), FG_STEP_REDIS);
+        ck_assert_uint_eq(ncmds(a), 2);
+        ck_assert_str_eq(cmd_arg(a, 0, 0), "DEL");
+        ck_assert_str_eq(cmd_arg(a, 0, 1), "freigabe:{1234567890}:fail");
+        ck_assert_str_eq(cmd_arg(a, 1, 3), "freigabe:ipfail:192.0.2.7");
+        ck_assert_str_eq(cmd_arg(a, 1, 4), "-1");
+        feed(a, 2, r_int(1), r_int(0));
+        ck_assert_int_eq(fg_action_step(a), FG_STEP_DONE);
+        ck_assert_int_eq(fg_action_response(a)->status, 403);
+        ck_assert_ptr_nonnull(strstr(fg_action_response(a)->body,
+                                     fg_msg("de", i ? "account_locked" : "no_device")));
+        fg_action_free(a);
+        fg_arena_free(ar);
+    }
+}
+END_TEST
+
 START_TEST(login_csrf_and_origin_enforced)
 {
     fg_arena_t *ar = fg_arena_new();
@@ -439,6 +469,7 @@ int main(void)
         login_throttled_before_hashing,
         login_rehash_refused_still_logs_in,
         login_rehash_is_compare_and_set,
+        correct_password_without_app_is_no_failure,
         login_csrf_and_origin_enforced,
         login_hash_cap_gives_503,
         approve_creates_challenge_atomically,
