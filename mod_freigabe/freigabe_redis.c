@@ -228,26 +228,6 @@ static int drop(fgr_pool_t *p, request_rec *r, conn_t *k, const char *why)
     return err;
 }
 
-/* Error replies after which the connection is not used again: its server has become a
- * replica (READONLY, as after a failover behind a virtual IP: a new connection reaches
- * the new master), is loading its data (LOADING), or has lost its master (MASTERDOWN).
- * Nothing else would ever retire it, since it answers. */
-static int retire_after(const redisReply *rep)
-{
-    static const char *const words[] = {"READONLY", "LOADING", "MASTERDOWN"};
-    if (rep->type != REDIS_REPLY_ERROR || rep->str == NULL) {
-        return 0;
-    }
-    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
-        size_t n = strlen(words[i]);
-        if (rep->len >= n && strncmp(rep->str, words[i], n) == 0 &&
-            (rep->len == n || rep->str[n] == ' ')) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
 /* Sends what is appended. *again is set when the very first write failed: then nothing
  * of the pipeline has reached Redis and it may be sent again on another connection. Once
  * a byte is out, Redis may have run the commands (an INCR must not count twice). */
@@ -287,7 +267,7 @@ static int attempt(fgr_pool_t *p, request_rec *r, const fg_cmd_t *cmds, size_t n
         if (redisGetReply(k->c, &rep) != REDIS_OK) {
             return drop(p, r, k, NULL);
         }
-        if (retire_after(rep)) {
+        if (fg_hiredis_retires(rep)) {
             const char *why = apr_pstrdup(r->pool, ((redisReply *)rep)->str);
             freeReplyObject(rep);
             return drop(p, r, k, why);

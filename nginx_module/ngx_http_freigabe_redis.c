@@ -415,6 +415,10 @@ ngx_http_freigabe_on_reply(redisAsyncContext *ac, void *reply, void *data)
         if (op->replies[slot->index] == NULL) {
             op->error = FG_ERR_NOMEM;
         }
+        if (fg_hiredis_retires(reply) && op->redis->ac == ac) {
+            /* this request fails closed on the error reply; the next ones reconnect */
+            ngx_http_freigabe_redis_drop(op->redis, ((redisReply *) reply)->str);
+        }
     }
     if (--op->pending == 0) {
         ngx_http_freigabe_batch_done(op);

@@ -44,3 +44,19 @@ fg_reply_t *fg_reply_from_hiredis(fg_arena_t *a, const redisReply *r)
     out->len = r->str ? r->len : 0;
     return out->str ? out : NULL;
 }
+
+int fg_hiredis_retires(const redisReply *r)
+{
+    static const char *const words[] = {"READONLY", "LOADING", "MASTERDOWN"};
+    if (r == NULL || r->type != REDIS_REPLY_ERROR || r->str == NULL) {
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+        size_t n = strlen(words[i]);
+        if (r->len >= n && strncmp(r->str, words[i], n) == 0 &&
+            (r->len == n || r->str[n] == ' ')) {
+            return 1;
+        }
+    }
+    return 0;
+}

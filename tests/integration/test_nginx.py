@@ -1395,3 +1395,43 @@ def test_variables_survive_internal_redirects_and_reach_the_log(solo, make_custo
                         % (re.escape(path), re.escape(cust.number)), line), line
         assert "session=-" not in line
     assert_no_crash(srv)
+
+
+# --------------------------------------------------------------------------- failover
+
+def test_failover_retires_the_connection_to_the_old_master(key_file, upstream, make_customer):
+    """A failover behind a virtual IP: the worker's connection still reaches the old master,
+    now a replica that answers READONLY. That request fails closed and the connection is
+    dropped; the next ones reach the new master through the VIP without a reload (the
+    Apache counterpart is in test_apache.py)."""
+    from test_apache import TcpProxy, _RedisAt, _replication_up
+    a = fgtest.Redis().start()
+    bk = fgtest.Redis().start()
+    vip = None
+    srv = None
+    try:
+        bk.client().replicaof("127.0.0.1", a.port)
+        _replication_up(bk.client())
+        vip = TcpProxy(a.port)
+        srv = fgtest.Server("nginx", "solo", _RedisAt(vip.port), key_file, upstream.port)
+        srv.start()
+        cust = make_customer(srv, app="nacl")
+        b = Browser(srv)
+        b.login_fully(cust)
+        assert b.get("/portal/api/echo").status_code == 200
+        bk.client().replicaof("NO", "ONE")
+        a.client().replicaof("127.0.0.1", bk.port)
+        vip.target = bk.port
+        codes = []
+        for _ in range(6):
+            codes.append(b.get("/portal/api/echo").status_code)
+            time.sleep(0.3)   # past the reconnect back-off
+        assert codes[0] == 503 and codes[1:] == [200] * 5, codes
+        assert "READONLY" in fgtest.tail(srv.error_log, 40)
+    finally:
+        if srv is not None:
+            srv.stop()
+        if vip is not None:
+            vip.stop()
+        a.stop()
+        bk.stop()
