@@ -376,27 +376,38 @@ static const char *hdr(request_rec *r, const char *name)
     return apr_table_get(r->headers_in, name);
 }
 
+#define SENT_COOKIE_NOTE "freigabe-sent-cookie"
+
+/* The Cookie header as the client sent it. strip_cookies keeps it in a note before it
+ * takes the module's cookies out; an internal redirect (mod_rewrite, ErrorDocument) shares
+ * the stripped headers_in but starts with fresh notes, so the note is looked for along
+ * r->prev and r->main too. */
+static const char *sent_cookie(request_rec *r)
+{
+    for (request_rec *q = r; q != NULL; q = q->prev ? q->prev : q->main) {
+        const char *c = apr_table_get(q->notes, SENT_COOKIE_NOTE);
+        if (c != NULL) {
+            return c;
+        }
+    }
+    return hdr(r, "Cookie");
+}
+
 static void fill(request_rec *r, fg_request_t *q)
 {
     memset(q, 0, sizeof(*q));
     q->method = r->method;
+    /* path and query as the request line has them (the device signature covers them as
+     * sent; mod_rewrite may have changed r->args since) */
     q->path = r->parsed_uri.path ? r->parsed_uri.path : r->uri;
-    q->query = r->args;
-    q->host = hdr(r, "Host");
+    const char *qm = r->unparsed_uri ? strchr(r->unparsed_uri, '?') : NULL;
+    q->query = qm ? qm + 1 : NULL;
     q->remote_ip = r->useragent_ip;
     q->https = !strcasecmp(ap_http_scheme(r), "https") || ap_ssl_conn_is_ssl(r->connection);
-    q->cookie = hdr(r, "Cookie");
-    q->accept = hdr(r, "Accept");
-    q->accept_language = hdr(r, "Accept-Language");
-    q->content_type = hdr(r, "Content-Type");
-    q->origin = hdr(r, "Origin");
-    q->referer = hdr(r, "Referer");
-    q->sec_fetch_site = hdr(r, "Sec-Fetch-Site");
-    q->sec_fetch_mode = hdr(r, "Sec-Fetch-Mode");
-    q->x_requested_with = hdr(r, "X-Requested-With");
-    q->user_agent = hdr(r, "User-Agent");
-    q->authorization = hdr(r, "Authorization");
-    q->freigabe_client = hdr(r, "Freigabe-Client");
+    for (const fg_request_header_t *h = fg_request_headers; h->name != NULL; h++) {
+        *(const char **)((char *)q + h->offset) = hdr(r, h->name);
+    }
+    q->cookie = sent_cookie(r);
     q->now = apr_time_sec(apr_time_now());
 }
 
@@ -549,6 +560,9 @@ static int strip_cookies(request_rec *r)
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     const char *rest = fg_upstream_cookie(arena, cookie);
+    if (rest) {
+        apr_table_set(r->notes, SENT_COOKIE_NOTE, cookie); /* copied: for sent_cookie() */
+    }
     if (rest && rest[0]) {
         apr_table_set(r->headers_in, "Cookie", rest);
     } else if (rest) {
@@ -610,12 +624,13 @@ static int read_body(request_rec *r, char **buf, size_t *len)
         return HTTP_REQUEST_ENTITY_TOO_LARGE;
     }
     body_t *b = apr_palloc(r->pool, sizeof(*b));
-    b->len = BODY_MAX + 1;
-    b->buf = *buf = apr_palloc(r->pool, b->len);
+    b->len = 0; /* what was read, not the whole buffer */
+    b->buf = *buf = apr_palloc(r->pool, BODY_MAX + 1);
     apr_pool_cleanup_register(r->pool, b, wipe_body, apr_pool_cleanup_null);
     long n;
     while ((n = ap_get_client_block(r, *buf + *len, BODY_MAX + 1 - *len)) > 0) {
         *len += n;
+        b->len = *len;
         if (*len > BODY_MAX) {
             return HTTP_REQUEST_ENTITY_TOO_LARGE;
         }

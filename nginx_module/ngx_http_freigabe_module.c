@@ -798,29 +798,6 @@ ngx_http_freigabe_keep_cookie(ngx_http_request_t *r, const char **upstream)
     return rc;
 }
 
-typedef struct {
-    const char *name;
-    size_t off;
-} ngx_http_freigabe_hmap_t;
-
-#define NGX_HTTP_FREIGABE_H(n, f) { n, offsetof(fg_request_t, f) }
-
-static ngx_http_freigabe_hmap_t ngx_http_freigabe_hmap[] = {
-    NGX_HTTP_FREIGABE_H("accept", accept),
-    NGX_HTTP_FREIGABE_H("accept-language", accept_language),
-    NGX_HTTP_FREIGABE_H("content-type", content_type),
-    NGX_HTTP_FREIGABE_H("origin", origin),
-    NGX_HTTP_FREIGABE_H("referer", referer),
-    NGX_HTTP_FREIGABE_H("sec-fetch-site", sec_fetch_site),
-    NGX_HTTP_FREIGABE_H("sec-fetch-mode", sec_fetch_mode),
-    NGX_HTTP_FREIGABE_H("x-requested-with", x_requested_with),
-    NGX_HTTP_FREIGABE_H("user-agent", user_agent),
-    NGX_HTTP_FREIGABE_H("authorization", authorization),
-    NGX_HTTP_FREIGABE_H("freigabe-client", freigabe_client),
-    NGX_HTTP_FREIGABE_H("host", host),
-    { NULL, 0 }
-};
-
 /* Fills the engine's request from nginx's (raw path and query, both from the request
  * line: the device signature covers them exactly as sent, whatever a rewrite made of
  * r->uri and r->args since). */
@@ -829,7 +806,7 @@ ngx_http_freigabe_request(ngx_http_request_t *r, fg_request_t *fr)
 {
     ngx_list_part_t *part = &r->headers_in.headers.part;
     ngx_table_elt_t *h = part->elts;
-    ngx_http_freigabe_hmap_t *m;
+    const fg_request_header_t *m;
     ngx_str_t path, query;
     ngx_uint_t i;
     u_char *q;
@@ -859,11 +836,12 @@ ngx_http_freigabe_request(ngx_http_request_t *r, fg_request_t *fr)
             h = part->elts;
             i = 0;
         }
-        for (m = ngx_http_freigabe_hmap; m->name != NULL; m++) {
+        for (m = fg_request_headers; m->name != NULL; m++) {
             if (h[i].key.len == ngx_strlen(m->name)
                 && ngx_strncasecmp(h[i].key.data, (u_char *) m->name, h[i].key.len) == 0)
             {
-                *(const char **) ((char *) fr + m->off) = ngx_http_freigabe_cstr(r, &h[i].value);
+                *(const char **) ((char *) fr + m->offset) =
+                    ngx_http_freigabe_cstr(r, &h[i].value);
             }
         }
     }
@@ -1429,6 +1407,26 @@ ngx_http_freigabe_body(ngx_http_request_t *r, size_t *len)
     return buf;
 }
 
+/* The body may hold a password: wiped in nginx's buffers and in the joined copy as soon
+ * as the engine has taken its own (which it wipes when the action ends). */
+static void
+ngx_http_freigabe_body_wipe(ngx_http_request_t *r, u_char *body, size_t len)
+{
+    ngx_chain_t *cl;
+
+    if (len > 0) {
+        ngx_explicit_memzero(body, len);
+    }
+    if (r->request_body == NULL) {
+        return;
+    }
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        if (!cl->buf->in_file && cl->buf->last > cl->buf->pos) {
+            ngx_explicit_memzero(cl->buf->pos, cl->buf->last - cl->buf->pos);
+        }
+    }
+}
+
 static void
 ngx_http_freigabe_body_read(ngx_http_request_t *r)
 {
@@ -1451,6 +1449,7 @@ ngx_http_freigabe_body_read(ngx_http_request_t *r)
     }
     ngx_http_set_ctx(r, ctx, ngx_http_freigabe_module);
     op = ngx_http_freigabe_op_new(r, flcf, ctx, FG_KIND_ENDPOINT, body, len);
+    ngx_http_freigabe_body_wipe(r, body, len); /* the engine has its own copy now */
     if (op == NULL) {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;

@@ -160,6 +160,16 @@ const char *fg_upstream_cookie(fg_arena_t *a, const char *cookie_header);
  * terminals. */
 int fg_text_ok(const char *s, size_t maxlen);
 
+/* The request headers the engine reads, each with the fg_request_t field it goes into
+ * (a const char * at `offset`); NULL-terminated. Both wrappers fill fg_request_t from it,
+ * so a header the engine needs is named once. Cookie is not in it: the wrappers pass the
+ * Cookie header as the client sent it (before they strip the module's cookies). */
+typedef struct {
+    const char *name;
+    size_t offset;
+} fg_request_header_t;
+extern const fg_request_header_t fg_request_headers[];
+
 /* True when `name` (any case, '_' for '-') could be mistaken for one of the identity
  * headers (header_prefix followed by anything). Wrappers remove such inbound headers
  * on every request. */

@@ -333,16 +333,18 @@ static int set_header_prefix(fg_config_t *c, const char *v, char *err, size_t er
     }
     /* Inbound headers under the prefix are removed on every request: a prefix that also
      * covers headers the app, the proxies or HTTP itself need would silently drop them. */
-    static const char *const needed[] = {
-        "Freigabe-Client", "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host",
-        "X-Real-IP", "X-Requested-With", "Sec-Fetch-Site", "Sec-Fetch-Mode", "Accept",
-        "Accept-Language", "Authorization", "Content-Type", "Content-Length", "Cookie",
-        "Host", "Origin", "Referer", "User-Agent"};
-    for (size_t i = 0; i < sizeof(needed) / sizeof(needed[0]); i++) {
-        if (strlen(needed[i]) >= n && fg_strncasecmp(needed[i], v, n) == 0) {
+    static const char *const also[] = {"Cookie", "Content-Length", "X-Forwarded-For",
+                                       "X-Forwarded-Proto", "X-Forwarded-Host", "X-Real-IP"};
+    size_t nr = 0;
+    while (fg_request_headers[nr].name != NULL) {
+        nr++;
+    }
+    for (size_t i = 0; i < nr + sizeof(also) / sizeof(also[0]); i++) {
+        const char *h = i < nr ? fg_request_headers[i].name : also[i - nr];
+        if (strlen(h) >= n && fg_strncasecmp(h, v, n) == 0) {
             return fail(err, errlen, "invalid value \"%s\": it would also remove the %s header "
                         "from every request; choose a prefix of your own, like X-Freigabe-",
-                        v, needed[i]);
+                        v, h);
         }
     }
     return set_str(&c->header_prefix, v);
@@ -895,21 +897,28 @@ void fg_config_spell(const char *msg, const char *(*spell)(const char *word, voi
     out[o] = '\0';
 }
 
-const char *fg_redis_url_redact(const char *url, char *buf, size_t len)
+/* The '@' that ends the user info of an authority ("user:pass@host:port", up to the first
+ * '/'): the last one, since a password may contain '@' itself. NULL when there is none.
+ * The parser and the redaction for logs must agree on it. */
+static const char *userinfo_end(const char *auth)
 {
-    const char *scheme = url ? strstr(url, "://") : NULL;
-    const char *auth = scheme ? scheme + 3 : NULL;
     const char *at = NULL;
-
-    if (len == 0) {
-        return buf;
-    }
-    /* the last '@' before the path ends the user info, as fg_redis_url_parse reads it: a
-     * password may contain '@' itself */
     for (const char *p = auth; p != NULL && *p != '\0' && *p != '/'; p++) {
         if (*p == '@') {
             at = p;
         }
+    }
+    return at;
+}
+
+const char *fg_redis_url_redact(const char *url, char *buf, size_t len)
+{
+    const char *scheme = url ? strstr(url, "://") : NULL;
+    const char *auth = scheme ? scheme + 3 : NULL;
+    const char *at = userinfo_end(auth);
+
+    if (len == 0) {
+        return buf;
     }
     if (at == NULL) {
         snprintf(buf, len, "%s", url ? url : "");
@@ -1145,12 +1154,7 @@ int fg_redis_url_parse(const char *url, fg_redis_target_t *out, char *err, size_
     rest = url + 8;
     slash = strchr(rest, '/');
     alen = slash != NULL ? (size_t)(slash - rest) : strlen(rest);
-    at = NULL;
-    for (size_t i = 0; i < alen; i++) {
-        if (rest[i] == '@') {
-            at = rest + i;
-        }
-    }
+    at = userinfo_end(rest);
     if (at != NULL) {
         rc = parse_userinfo(rest, (size_t)(at - rest), out, err, errlen);
         if (rc != FG_OK) {

@@ -1,5 +1,6 @@
 /* fg_parse.c - parsers for what browsers send: cookies, forms, return paths, headers. */
 #include "fg_internal.h"
+#include <stddef.h>
 #include <string.h>
 
 #define FG_RD_MAX 2048
@@ -577,3 +578,23 @@ const char *fg_lang_pick(const char *accept_language, const char *override,
     }
     return "de";
 }
+
+/* ------------------------------------------------------------------------ */
+/* The request headers the engine reads (fg.h).                              */
+
+#define FG_RH(n, f) {n, offsetof(fg_request_t, f)}
+const fg_request_header_t fg_request_headers[] = {
+    FG_RH("Host", host),
+    FG_RH("Accept", accept),
+    FG_RH("Accept-Language", accept_language),
+    FG_RH("Content-Type", content_type),
+    FG_RH("Origin", origin),
+    FG_RH("Referer", referer),
+    FG_RH("Sec-Fetch-Site", sec_fetch_site),
+    FG_RH("Sec-Fetch-Mode", sec_fetch_mode),
+    FG_RH("X-Requested-With", x_requested_with),
+    FG_RH("User-Agent", user_agent),
+    FG_RH("Authorization", authorization),
+    FG_RH("Freigabe-Client", freigabe_client),
+    {NULL, 0},
+};

@@ -428,3 +428,35 @@ def test_redis_restart_while_idle_costs_no_request(apache, private_redis, make_c
     time.sleep(0.3)   # the pooled connection now has Redis' EOF waiting on it
     codes = [_health(srv).status_code for _ in range(3)]
     assert codes == [200] * 3, codes
+
+
+# ---- the login survives internal redirects (mod_rewrite, ErrorDocument)
+
+
+def test_internal_redirect_to_a_protected_location_keeps_the_login(apache, redis_server,
+                                                                   make_customer):
+    """The module's cookies leave the Cookie header in fixups; an internal redirect made
+    after that (a per-directory RewriteRule, as PHP portals have in .htaccess) shares the
+    stripped header, and the protected target must still see the session."""
+    docroot = fgtest.make_tempdir("docroot")
+    os.chmod(docroot, 0o755)
+    extra = "\n".join([
+        "LoadModule rewrite_module %s/mod_rewrite.so" % fgtest.APACHE_MODDIR,
+        'DocumentRoot "%s"' % docroot,
+        '<Directory "%s">' % docroot,
+        "    Require all granted",
+        "    RewriteEngine On",
+        "    RewriteRule ^go$ /portal/api/echo [PT,L]",
+        "</Directory>",
+    ])
+    srv = apache(redis_server, {"extra": extra})
+    cust = make_customer(srv, app="nacl")
+    b = Browser(srv)
+    upstream_json(b.login_fully(cust))
+    r = b.get("/go", headers={"Accept": "application/json"})
+    assert r.status_code == 200, (r.status_code, r.headers.get("Location"), r.text[:200])
+    doc = upstream_json(r)
+    assert header_values(doc, "X-Freigabe-User") == [cust.number]
+    # and the session cookie still does not reach the upstream
+    sent = " ".join(v for k, v in doc["headers"] if k.lower() == "cookie")
+    assert "freigabe=" not in sent, sent
