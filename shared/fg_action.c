@@ -491,7 +491,7 @@ static fg_step_t h_health(fg_action_t *a)
         return fg_act_json(a, 503, json_pack("{s:s,s:s,s:s}", "status", "unavailable", "redis",
                                              "down", "message",
                                              a->redis_err ? fg_strerror(a->redis_err)
-                                                          : "unexpected reply to PING"));
+                                                          : "unexpected reply to the health write"));
     }
     return fg_act_json(a, 200, json_pack("{s:s,s:s}", "status", "ok", "redis", "ok"));
 }
@@ -706,6 +706,9 @@ void fg_action_free(fg_action_t *a)
     }
     if (a->job != NULL) {
         fg_hash_job_wipe(a->job);
+    }
+    if (a->req.body != NULL && a->req.body_len > 0) {
+        sodium_memzero((void *)a->req.body, a->req.body_len); /* it may hold a password */
     }
     if (a->json != NULL) {
         json_decref(a->json);

@@ -261,6 +261,10 @@ static fg_step_t pending_answer(fg_action_t *a)
         a->sleep_ms = 1000;
         a->state = 3;
         return FG_STEP_SLEEP;
+    } else if (a->stop_waiting && a->flag > 0) {
+        /* a long poll cut short (the server is busy or going away) and nothing found: the
+         * app should not ask again at once */
+        fg_act_header(a, "Retry-After", "2");
     }
     return fg_act_json(a, 200, json_pack("{s:o}", "requests", list));
 }

@@ -1217,7 +1217,13 @@ static int seen(json_t *ids, const char *id, int add)
 static int watch_round(const devkey_t *dk, json_t *ids)
 {
     json_t *ans = NULL, *reqs = NULL;
+    time_t started = time(NULL);
     int rc = fetch_pending(dk, 25, &ans, &reqs), out = -1;
+    if (rc == EX_OK && json_array_size(reqs) == 0 && time(NULL) - started < 2) {
+        /* the server cut the long poll short (busy or restarting; it says Retry-After):
+         * never poll again at once */
+        for (int i = 0; i < 2 && !tc_interrupted; i++) sleep(1);
+    }
     if (tc_interrupted) {
         json_decref(ans);
         return EX_OK;

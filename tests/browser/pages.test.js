@@ -96,6 +96,34 @@ for (const kind of KINDS) {
       await page.context_.close();
     });
 
+    it('polling: follows the interval and slow_down from the status endpoint', async () => {
+      const page = await openPage(browser);
+      const c = await customer(kind);
+      const polls = [];
+      let answered = 0;
+      // the second answer is a slow_down asking for 4 s; every other one is the server's own
+      await page.route('**/freigabe/status*', async (route) => {
+        polls.push(Date.now());
+        answered += 1;
+        if (answered === 2) {
+          await route.fulfill({ status: 200, contentType: 'application/json',
+            body: JSON.stringify({ status: 'slow_down', expires_in: 100, interval: 4 }) });
+        } else {
+          await route.continue();
+        }
+      });
+      await toWait(page, server(kind), c);
+      const deadline = Date.now() + 15000;
+      while (polls.length < 3 && Date.now() < deadline) await page.waitForTimeout(200);
+      assert.ok(polls.length >= 3, 'the page polls: ' + polls.length);
+      const gaps = polls.slice(1).map((t, i) => (t - polls[i]) / 1000);
+      assert.ok(gaps[0] >= 1.8, 'the first gap keeps the 2 s interval: ' + gaps);
+      assert.ok(gaps[1] >= 3.8, 'after slow_down the page waits the 4 s it was told: ' + gaps);
+      assert.match(await page.textContent('#fg-status'), /Warten auf Ihre Bestätigung/);
+      assertClean(page);
+      await page.context_.close();
+    });
+
     it('wrong password: one generic message, fields marked, focus on the password', async () => {
       const page = await openPage(browser);
       const c = await customer(kind);

@@ -55,6 +55,26 @@ START_TEST(app_pending_verifies_and_long_polls)
     ck_assert_ptr_nonnull(strstr(body, "\"code\":\"482913\""));
     ck_assert_ptr_nonnull(strstr(body, "\"id\":\"CHID\""));
     ck_assert_ptr_nonnull(strstr(body, "\"browser\":\"Firefox on Linux\""));
+    ck_assert_ptr_null(header(fg_action_response(a), "Retry-After"));
+    fg_action_free(a);
+
+    /* a long poll the host cuts short (busy, going away) with nothing found tells the
+     * app to wait before it asks again */
+    r = app_req(ar, "GET", "/freigabe/app/pending", "wait=5", "", "d_abc", NOW,
+                "bm9uY2Vub25jZW5vbmNlMTIz");
+    a = fg_action_new(cfg, FG_KIND_ENDPOINT, &r);
+    ck_assert_int_eq(fg_action_step(a), FG_STEP_REDIS);
+    feed(a, 1, r_arr(2, "1234567890", pk));
+    ck_assert_int_eq(fg_action_step(a), FG_STEP_REDIS);
+    feed(a, 1, r_arr(1, "none"));
+    ck_assert_int_eq(fg_action_step(a), FG_STEP_SLEEP);
+    fg_action_stop_waiting(a);
+    ck_assert_int_eq(fg_action_step(a), FG_STEP_REDIS);
+    feed(a, 1, r_arr(1, "none"));
+    ck_assert_int_eq(fg_action_step(a), FG_STEP_DONE);
+    ck_assert_int_eq(fg_action_response(a)->status, 200);
+    ck_assert_str_eq(header(fg_action_response(a), "Retry-After"), "2");
+    ck_assert_ptr_nonnull(strstr(fg_action_response(a)->body, "\"requests\":[]"));
     fg_action_free(a);
     fg_arena_free(ar);
 }
