@@ -87,6 +87,19 @@ static char *hash_pw(const char *pw)
     return out;
 }
 
+/* A login POST of "geheim" stepped through its first batch: the user record (stored hash,
+ * NULL for one of "geheim"; disabled flag), its devices, and the address's and the
+ * account's attempt counts. */
+static fg_action_t *login_counted(fg_arena_t *ar, const char *stored, const char *disabled,
+                                  long long ndev, fg_reply_t *nip, fg_reply_t *nfail)
+{
+    fg_action_t *a = login_post(ar, "1234567890", "geheim", "CSRFTOKEN1234567890", NULL);
+    ck_assert_int_eq(fg_action_step(a), FG_STEP_REDIS);
+    feed(a, 4, r_arr(3, "Erika", stored ? stored : hash_pw("geheim"), disabled), r_int(ndev),
+         nip, nfail);
+    return a;
+}
+
 START_TEST(login_success_goes_to_approve)
 {
     fg_arena_t *ar = fg_arena_new();
@@ -175,31 +188,23 @@ END_TEST
 START_TEST(login_throttled_before_hashing)
 {
     fg_arena_t *ar = fg_arena_new();
-    fg_action_t *a = login_post(ar, "1234567890", "geheim", "CSRFTOKEN1234567890", NULL);
-    ck_assert_int_eq(fg_action_step(a), FG_STEP_REDIS);
     /* the 6th attempt on the account within the window (limit 5) */
-    feed(a, 4, r_arr(3, "Erika", hash_pw("geheim"), "0"), r_int(1), r_int(6), r_int(6));
+    fg_action_t *a = login_counted(ar, NULL, "0", 1, r_int(6), r_int(6));
     ck_assert_int_eq(fg_action_step(a), FG_STEP_DONE);
     ck_assert_int_eq(fg_action_response(a)->status, 429);
     ck_assert_ptr_nonnull(header(fg_action_response(a), "Retry-After"));
     fg_action_free(a);
     /* the 21st from the address (limit 20), the account's 1st */
-    a = login_post(ar, "1234567890", "geheim", "CSRFTOKEN1234567890", NULL);
-    ck_assert_int_eq(fg_action_step(a), FG_STEP_REDIS);
-    feed(a, 4, r_arr(3, "Erika", hash_pw("geheim"), "0"), r_int(1), r_int(21), r_int(1));
+    a = login_counted(ar, NULL, "0", 1, r_int(21), r_int(1));
     ck_assert_int_eq(fg_action_step(a), FG_STEP_DONE);
     ck_assert_int_eq(fg_action_response(a)->status, 429);
     fg_action_free(a);
     /* the 5th attempt is still allowed */
-    a = login_post(ar, "1234567890", "geheim", "CSRFTOKEN1234567890", NULL);
-    ck_assert_int_eq(fg_action_step(a), FG_STEP_REDIS);
-    feed(a, 4, r_arr(3, "Erika", hash_pw("geheim"), "0"), r_int(1), r_int(20), r_int(5));
+    a = login_counted(ar, NULL, "0", 1, r_int(20), r_int(5));
     ck_assert_int_eq(fg_action_step(a), FG_STEP_HASH);
     fg_action_free(a);
     /* a counter that could not be counted (not an integer) fails closed, unhashed */
-    a = login_post(ar, "1234567890", "geheim", "CSRFTOKEN1234567890", NULL);
-    ck_assert_int_eq(fg_action_step(a), FG_STEP_REDIS);
-    feed(a, 4, r_arr(3, "Erika", hash_pw("geheim"), "0"), r_int(1), r_nil(), r_int(1));
+    a = login_counted(ar, NULL, "0", 1, r_nil(), r_int(1));
     ck_assert_int_eq(fg_action_step(a), FG_STEP_DONE);
     ck_assert_int_eq(fg_action_response(a)->status, 503);
     fg_action_free(a);
@@ -212,9 +217,7 @@ START_TEST(login_rehash_refused_still_logs_in)
     fg_arena_t *ar = fg_arena_new();
     static char old[crypto_pwhash_STRBYTES]; /* stronger limits than configured: rehash */
     ck_assert_int_eq(crypto_pwhash_str(old, "geheim", 6, 2, 131072), 0);
-    fg_action_t *a = login_post(ar, "1234567890", "geheim", "CSRFTOKEN1234567890", NULL);
-    ck_assert_int_eq(fg_action_step(a), FG_STEP_REDIS);
-    feed(a, 4, r_arr(3, "Erika", old, "0"), r_int(1), r_int(1), r_int(1));
+    fg_action_t *a = login_counted(ar, old, "0", 1, r_int(1), r_int(1));
     ck_assert_int_eq(fg_action_step(a), FG_STEP_HASH);
     fg_hash_job_run(fg_action_hash_job(a));
     ck_assert_int_eq(fg_action_step(a), FG_STEP_HASH); /* the rehash */
@@ -236,9 +239,7 @@ START_TEST(login_rehash_is_compare_and_set)
     fg_arena_t *ar = fg_arena_new();
     static char old[crypto_pwhash_STRBYTES];
     ck_assert_int_eq(crypto_pwhash_str(old, "geheim", 6, 2, 131072), 0);
-    fg_action_t *a = login_post(ar, "1234567890", "geheim", "CSRFTOKEN1234567890", NULL);
-    ck_assert_int_eq(fg_action_step(a), FG_STEP_REDIS);
-    feed(a, 4, r_arr(3, "Erika", old, "0"), r_int(1), r_int(1), r_int(1));
+    fg_action_t *a = login_counted(ar, old, "0", 1, r_int(1), r_int(1));
     ck_assert_int_eq(fg_action_step(a), FG_STEP_HASH);
     fg_hash_job_run(fg_action_hash_job(a));
     ck_assert_int_eq(fg_action_step(a), FG_STEP_HASH);
@@ -265,10 +266,7 @@ START_TEST(correct_password_without_app_is_no_failure)
     static const char *const disabled[] = {"0", "1"};
     for (int i = 0; i < 2; i++) {
         fg_arena_t *ar = fg_arena_new();
-        fg_action_t *a = login_post(ar, "1234567890", "geheim", "CSRFTOKEN1234567890", NULL);
-        ck_assert_int_eq(fg_action_step(a), FG_STEP_REDIS);
-        feed(a, 4, r_arr(3, "Erika", hash_pw("geheim"), disabled[i]), r_int(i), r_int(1),
-             r_int(1));
+        fg_action_t *a = login_counted(ar, NULL, disabled[i], i, r_int(1), r_int(1));
         ck_assert_int_eq(fg_action_step(a), FG_STEP_HASH);
         fg_hash_job_run(fg_action_hash_job(a));
         ck_assert_int_eq(fg_action_step(a), FG_STEP_REDIS);
@@ -306,9 +304,7 @@ END_TEST
 START_TEST(login_hash_cap_gives_503)
 {
     fg_arena_t *ar = fg_arena_new();
-    fg_action_t *a = login_post(ar, "1234567890", "geheim", "CSRFTOKEN1234567890", NULL);
-    ck_assert_int_eq(fg_action_step(a), FG_STEP_REDIS);
-    feed(a, 4, r_arr(3, "Erika", hash_pw("geheim"), "0"), r_int(1), r_int(1), r_int(1));
+    fg_action_t *a = login_counted(ar, NULL, "0", 1, r_int(1), r_int(1));
     ck_assert_int_eq(fg_action_step(a), FG_STEP_HASH);
     fg_action_hash_refused(a, FG_ERR_BUSY);
     /* no password was checked: the attempt goes back to both counters */
