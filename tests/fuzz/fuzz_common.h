@@ -133,14 +133,6 @@ static inline const char *fz_field_or_null(fz_t *f)
     return strcmp(s, "-") == 0 ? NULL : s;
 }
 
-/* 1 when harness checks for findings that are already reported should be skipped (default),
- * 0 with FUZZ_SUPP=0 (then those checks abort again, as do the ubsan.supp entries). */
-static inline int fz_skip_known(void)
-{
-    const char *s = getenv("FUZZ_SUPP");
-    return !(s != NULL && strcmp(s, "0") == 0);
-}
-
 /* Reads every byte of s (lets ASan see a dangling or unterminated result). */
 static inline size_t fz_touch(const char *s)
 {

@@ -178,15 +178,7 @@ def slow_body_status(srv, method, path, body=b"x=1", gap=0.3, timeout=TIMEOUT):
     with raw_send(srv, head, timeout) as s:
         time.sleep(gap)
         s.sendall(body)
-        buf = b""
-        while b"\r\n" not in buf:
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            buf += chunk
-    m = re.match(rb"HTTP/1\.[01] (\d{3}) ", buf)
-    assert m, "no status line: %r" % buf[:200]
-    return int(m.group(1))
+        return read_status(s)
 
 
 def h2c_slow_body_status(port, path, body=b"x=1", gap=0.3):
@@ -204,18 +196,23 @@ def h2c_slow_body_status(port, path, body=b"x=1", gap=0.3):
     return int(out.decode() or 0)
 
 
-def raw_status(srv, data, timeout=TIMEOUT):
-    """Sends data, reads the answer's status line; -> status code (int)."""
-    with raw_send(srv, data, timeout) as s:
-        buf = b""
-        while b"\r\n" not in buf:
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            buf += chunk
+def read_status(s):
+    """Reads an answer's status line from socket s; -> status code (int)."""
+    buf = b""
+    while b"\r\n" not in buf:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        buf += chunk
     m = re.match(rb"HTTP/1\.[01] (\d{3}) ", buf)
     assert m, "no status line: %r" % buf[:200]
     return int(m.group(1))
+
+
+def raw_status(srv, data, timeout=TIMEOUT):
+    """Sends data, reads the answer's status line; -> status code (int)."""
+    with raw_send(srv, data, timeout) as s:
+        return read_status(s)
 
 
 def abort_after(sock, delay):
